@@ -3,6 +3,17 @@
 // common case so that a reader can keep up with millions of lines per second.
 //
 // A parser turns bytes into Lines and never touches the network or the clock.
+//
+// Line.Parse parses one line; Line.Tags, the slow path for a series seen for
+// the first time, splits its tags. A Processor, one per reader goroutine,
+// splits datagrams into lines, hands metric lines to a Sink and counts
+// (copenhagen_statsd_lines_received_total{type},
+// copenhagen_statsd_lines_rejected_total{reason},
+// copenhagen_statsd_samples_received_total{type},
+// copenhagen_statsd_tags_dropped_total{reason}) without a shared write per
+// line. Parse's doc lists where it deliberately differs from
+// statsd_exporter; testdata/lines.txt holds a case for each difference and
+// the differential tests check them against the exporter's own parser.
 package statsd
 
 // Type is the StatsD metric type of a line, as given after the first '|'.
@@ -61,6 +72,8 @@ type Tag struct {
 // Members slices are reused across calls, so a Line must not be retained
 // after the next Parse into it. The zero value is ready to use.
 type Line struct {
+	// Kind is KindMetric for a metric line. Events and service checks are
+	// recognised but not parsed further: the other fields carry nothing.
 	Kind Kind
 	// Name is the metric name with every dialect's tags removed
 	// ("api.requests" for "api.requests,host=a:1|c").
@@ -68,7 +81,10 @@ type Line struct {
 	// NameSection is everything before the first ':' as sent on the wire,
 	// including InfluxDB, Librato or SignalFX tags. Together with Type and
 	// DogTags it identifies the series a line feeds, so callers can cache
-	// mapping results under it without parsing tags on every line.
+	// mapping results under it without parsing tags on every line. The
+	// reverse does not hold: tags in another order, duplicates or dropped
+	// tags give other bytes for the same series, so such a cache must map
+	// keys to series, not treat each key as one.
 	NameSection []byte
 	Type        Type
 	// Values holds one value per packed sample ("name:1:2:3|ms" gives three);
@@ -76,15 +92,21 @@ type Line struct {
 	Values []float64
 	// Members holds the raw set members for TypeSet.
 	Members [][]byte
-	// Relative is true for gauges whose value started with '+' or '-'.
+	// Relative is true for gauges whose value started with '+' or '-': the
+	// value is then added to the gauge instead of replacing it.
 	Relative bool
-	// SampleRate is the value of "|@rate", 1 when absent.
+	// SampleRate is the value of "|@rate", in (0, 1]; 1 when absent. Parse
+	// reports it and leaves applying it to the consumer, which knows the
+	// type: a counter adds Values[i]/SampleRate; each timer, histogram or
+	// distribution value stands for 1/SampleRate observations (statsd_exporter
+	// emits int(1/rate) copies: 3 for @0.3, and a billion for @1e-9, so a
+	// consumer should weight rather than copy); gauges and sets ignore it.
 	SampleRate float64
 	// DogTags is the raw DogStatsD tag section after "|#", without the '#'.
 	// In the rare line with several "|#" sections (statsd_exporter merges
 	// them) it runs from the first tag to the end of the last section and
 	// so also contains the sections in between ("a:b|@0.5|#c:d"); Tags
-	// skips those. Either way it is a stable part of the series identity.
+	// skips those. Either way the same bytes always mean the same tags.
 	DogTags []byte
 	// DroppedTags counts the tags this line carried that yield no label
 	// because they have no value: the DogStatsD value-less tag "|#flag", or

@@ -53,7 +53,9 @@ func statsdExporterSeries(t *testing.T, mapping []byte, lines []string) map[stri
 	if err := m.InitFromYAMLString(string(mapping)); err != nil {
 		t.Fatal(err)
 	}
-	counter := func(n string) prometheus.Counter { return prometheus.NewCounter(prometheus.CounterOpts{Name: n, Help: n}) }
+	counter := func(n string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: n, Help: n})
+	}
 	vec := func(n string, l ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: n, Help: n}, l)
 	}

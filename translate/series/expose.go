@@ -76,8 +76,8 @@ func (s *Store) WriteTo(w io.Writer, f Format) error {
 				for _, q := range m.Summary.Quantile {
 					buf = appendSample(buf, sampleName, "", ser.labels, "quantile", q.GetQuantile(), q.GetValue(), f)
 				}
-				buf = appendSample(buf, sampleName, "_sum", ser.labels, "", 0, m.Summary.GetSampleSum(), f)
-				buf = appendCount(buf, sampleName, "_count", ser.labels, "", 0, m.Summary.GetSampleCount(), f)
+				buf = appendSample(buf, sampleName, "_sum", ser.labels, "", 0, math.Float64frombits(ser.sumSum.Load()), f)
+				buf = appendCount(buf, sampleName, "_count", ser.labels, "", 0, ser.sumCount.Load(), f)
 			}
 			if len(buf) > 32<<10 {
 				if _, err := bw.Write(buf); err != nil {

@@ -66,7 +66,7 @@ func NewTranslator(store *Store, m *names.Mapper, reg prometheus.Registerer, log
 }
 
 // SetMapper switches to new mapping rules. Workers notice at their next
-// Flush and resolve names again; existing series stay until their ttl.
+// line and resolve names again; existing series stay until their ttl.
 func (t *Translator) SetMapper(m *names.Mapper) {
 	t.mapper.Store(m)
 	t.gen.Add(1)
@@ -100,6 +100,7 @@ type Worker struct {
 	tags  []statsd.Tag
 	lb    *labels.Builder
 
+	maxCache              int
 	hits, misses          uint64
 	mapped, unmapped, drp uint64
 	rejects               map[string]uint64
@@ -107,19 +108,33 @@ type Worker struct {
 }
 
 // NewWorker returns a Worker for one reader goroutine.
-func (t *Translator) NewWorker() *Worker {
+func (t *Translator) NewWorker() *Worker { return t.NewWorkerCache(0) }
+
+// NewWorkerCache returns a Worker whose cache holds at most maxCache names
+// (0: twice max_series). Short-lived TCP connections use a small one, so
+// that a thousand connections do not each hold a copy of every name.
+func (t *Translator) NewWorkerCache(maxCache int) *Worker {
+	if maxCache <= 0 {
+		maxCache = t.maxCache
+	}
 	return &Worker{
-		t:       t,
-		cache:   map[string]*entry{},
-		gen:     t.gen.Load(),
-		lb:      labels.NewBuilder(labels.EmptyLabels()),
-		rejects: map[string]uint64{},
+		t:        t,
+		maxCache: maxCache,
+		cache:    map[string]*entry{},
+		gen:      t.gen.Load(),
+		lb:       labels.NewBuilder(labels.EmptyLabels()),
+		rejects:  map[string]uint64{},
 	}
 }
 
 // Metric applies one parsed line. Names already seen cost a map lookup and
 // atomic updates, nothing else.
 func (w *Worker) Metric(l *statsd.Line) {
+	if g := w.t.gen.Load(); g != w.gen {
+		// New mapping rules: forget what the old ones said.
+		w.gen = g
+		clear(w.cache)
+	}
 	k := append(w.key[:0], l.NameSection...)
 	k = append(k, 0, byte(l.Type), 0)
 	k = append(k, l.DogTags...)
@@ -128,7 +143,7 @@ func (w *Worker) Metric(l *statsd.Line) {
 	if e == nil || (e.ser != nil && e.ser.Dead()) || (e.reject == ReasonLimit && e.gen != w.t.store.capacityGen.Load()) {
 		w.misses++
 		e, _, _ = w.resolve(l)
-		if len(w.cache) >= w.t.maxCache {
+		if len(w.cache) >= w.maxCache {
 			clear(w.cache)
 		}
 		w.cache[string(k)] = e
@@ -331,8 +346,8 @@ func (w *Worker) logReject(name string, err error) {
 	w.t.logger.Warn("statsd series refused (further refusals are counted in copenhagen_series_rejected_total, logged at most every 5s)", "name", name, "err", err)
 }
 
-// Flush publishes the worker's counts and picks up new mapping rules. The
-// reader calls it after every batch.
+// Flush publishes the worker's counts. The reader calls it after every
+// batch.
 func (w *Worker) Flush() {
 	m := w.t.metrics
 	if w.hits > 0 {
@@ -360,9 +375,5 @@ func (w *Worker) Flush() {
 			w.t.store.metrics.Rejected.WithLabelValues(r).Add(float64(n))
 			w.rejects[r] = 0
 		}
-	}
-	if g := w.t.gen.Load(); g != w.gen {
-		w.gen = g
-		clear(w.cache)
 	}
 }

@@ -120,7 +120,6 @@ func TestMappingReloadAppliesToCachedNames(t *testing.T) {
 	w := tr.NewWorker()
 	feed(t, w, "api.home.hits:1|c")
 	tr.SetMapper(mustMapper(t, "mappings:\n- match: api.*.hits\n  name: api_hits_total\n  labels:\n    page: $1\n"))
-	w.Flush() // a reader picks up new rules after its batch
 	feed(t, w, "api.home.hits:1|c")
 	out := exposition(t, s)
 	if !strings.Contains(out, `api_hits_total{page="home"} 1`) {
@@ -241,5 +240,28 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/series")
 		runtime.KeepAlive(w)
 		runtime.KeepAlive(s)
+	}
+}
+
+func TestTinySampleRateIsBoundedWork(t *testing.T) {
+	s := New(Options{}, nil)
+	w := NewTranslator(s, names.Empty(), nil, nil).NewWorker()
+	start := time.Now()
+	feed(t, w, "slow.timer:100|ms|@0.000000001", "slow.hist:1|h|@0.000000001")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("one sampled line took %v", d)
+	}
+	out := exposition(t, s)
+	rate := 0.000000001
+	n := uint64(1 / rate) // statsd_exporter's int(1/rate), computed at run time
+	want := []string{
+		fmt.Sprintf("slow_timer_count %g\n", float64(n)),
+		fmt.Sprintf("slow_timer_sum %g\n", 0.1*float64(n)),
+		fmt.Sprintf("slow_hist_count %g\n", float64(n)),
+	}
+	for _, want := range want {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
 	}
 }

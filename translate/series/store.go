@@ -166,7 +166,11 @@ type Series struct {
 	bits atomic.Uint64 // counter and gauge value, float64 bits
 	hist *histogram
 	sum  prometheus.Summary
-	set  *set
+	// sumCount and sumSum are the summary's exact count and sum (its
+	// quantile stream is weighted with a cap, see Observe).
+	sumCount atomic.Uint64
+	sumSum   atomic.Uint64
+	set      *set
 }
 
 // Metrics are the self-metrics of a Store.

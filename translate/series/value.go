@@ -30,14 +30,7 @@ func (s *Series) touch(now int64) {
 }
 
 // Add increments a counter or a gauge.
-func (s *Series) Add(v float64) {
-	for {
-		old := s.bits.Load()
-		if s.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
-			return
-		}
-	}
-}
+func (s *Series) Add(v float64) { addFloat(&s.bits, v) }
 
 // Set sets a gauge.
 func (s *Series) Set(v float64) { s.bits.Store(math.Float64bits(v)) }
@@ -58,8 +51,28 @@ func (s *Series) Observe(v float64, n uint64) {
 		return
 	}
 	if s.sum != nil {
-		for i := uint64(0); i < n; i++ {
+		// The quantile stream gets the value once per sampled-out
+		// observation, as statsd_exporter does, but at most
+		// maxSummaryWeight times: "@1e-9" must not cost a billion
+		// observations. Quantiles of a uniformly sampled stream estimate
+		// the whole one, and count and sum are kept exactly beside it.
+		w := min(n, maxSummaryWeight)
+		for i := uint64(0); i < w; i++ {
 			s.sum.Observe(v)
+		}
+		s.sumCount.Add(n)
+		addFloat(&s.sumSum, v*float64(n))
+	}
+}
+
+// maxSummaryWeight bounds the work one sampled line can cause in a summary.
+const maxSummaryWeight = 100
+
+func addFloat(a *atomic.Uint64, v float64) {
+	for {
+		old := a.Load()
+		if a.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
 		}
 	}
 }
@@ -95,13 +108,7 @@ func (h *histogram) observe(v float64, n uint64) {
 		}
 	}
 	h.count.Add(n)
-	add := v * float64(n)
-	for {
-		old := h.sum.Load()
-		if h.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+add)) {
-			return
-		}
-	}
+	addFloat(&h.sum, v*float64(n))
 }
 
 // set counts distinct members per flush window. It keeps 64-bit hashes, not

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/translate/names"
+)
+
+// checkConfig is `copenhagen check config FILE`: everything `run` would
+// refuse, reported without binding a port.
+func checkConfig(file string, print bool, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var errs []error
+	if cfg.StatsD.MappingFile != "" {
+		m, err := names.Load(string(cfg.StatsD.MappingFile))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("statsd.mapping_file: %w", err))
+		} else {
+			fmt.Fprintf(stdout, "  statsd.mapping_file %s: %d rules\n", cfg.StatsD.MappingFile, m.Rules())
+		}
+	}
+	if cfg.HTTP.WebConfigFile != "" {
+		if err := web.Validate(string(cfg.HTTP.WebConfigFile)); err != nil {
+			errs = append(errs, fmt.Errorf("http.web_config_file %s: %w", cfg.HTTP.WebConfigFile, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", file, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", file)
+	if print {
+		fmt.Fprint(stdout, cfg.String())
+	}
+	return 0
+}

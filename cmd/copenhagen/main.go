@@ -1,0 +1,71 @@
+// Command copenhagen is the observability bridge: it receives StatsD (and,
+// as the project grows, Graphite and logs), translates names into labelled
+// Prometheus series and serves or ships them.
+//
+// Subcommands:
+//
+//	copenhagen run [--config FILE]
+//	copenhagen check config FILE
+//	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
+//	copenhagen version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+)
+
+// Set by the linker: -ldflags "-X main.version=..."
+var version = "dev"
+
+func main() {
+	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runCLI parses arguments and runs one subcommand; it returns the exit code
+// so tests can drive the CLI without a process.
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("copenhagen", "Bridge StatsD and Graphite traffic to Prometheus series, with alerting.")
+	app.Writer(stderr)
+	app.Terminate(nil)
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+
+	runCmd := app.Command("run", "Run the bridge (embedded defaults when no config file is given).")
+	runConfig := runCmd.Flag("config", "Configuration file (YAML).").Short('c').String()
+
+	checkCmd := app.Command("check", "Validate files without running.")
+	checkConfigCmd := checkCmd.Command("config", "Validate a configuration file and the files it refers to.")
+	checkConfigFile := checkConfigCmd.Arg("file", "Configuration file.").Required().String()
+	checkPrint := checkConfigCmd.Flag("print", "Print the effective configuration (secrets redacted).").Bool()
+
+	trCmd := app.Command("translate", "Show how names are translated.")
+	trNameCmd := trCmd.Command("name", "Print the series each StatsD name becomes, or why it is dropped or unmapped.")
+	trMapping := trNameCmd.Flag("mapping", "statsd_exporter-compatible mapping file.").String()
+	trType := trNameCmd.Flag("type", "StatsD type of the samples: c, g, ms, h, d or s.").Default("c").Enum("c", "g", "ms", "h", "d", "s")
+	trNames := trNameCmd.Arg("name", "StatsD names, optionally with tags in any dialect (api.hits,host=a or api.hits|#host:a).").Required().Strings()
+
+	versionCmd := app.Command("version", "Print the version.")
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "copenhagen: %v (see copenhagen --help)\n", err)
+		return 2
+	}
+	switch cmd {
+	case runCmd.FullCommand():
+		return runServer(*runConfig, stderr)
+	case checkConfigCmd.FullCommand():
+		return checkConfig(*checkConfigFile, *checkPrint, stdout, stderr)
+	case trNameCmd.FullCommand():
+		return translateNames(*trMapping, *trType, *trNames, stdout, stderr)
+	case versionCmd.FullCommand():
+		fmt.Fprintf(stdout, "copenhagen %s\n", version)
+		return 0
+	}
+	// kingpin printed help (--help) and returned no command.
+	return 0
+}
