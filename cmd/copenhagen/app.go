@@ -97,7 +97,32 @@ type app struct {
 	ready   atomic.Bool
 	reloads *prometheus.CounterVec
 	lastOK  prometheus.Gauge
+
+	// Hooks filled by the wire_*.go files of each capability, so that
+	// adding one does not mean editing the others.
+	components []component
+	routeHooks []func(mux *http.ServeMux)
+	onFlush    []func(now time.Time)
+	reloaders  []func(cfg *config.Config) (commit func(), err error)
 }
+
+// component is a running part of the app. run starts every serve function
+// and, at shutdown, closes components in stage order, so that ingestion
+// stops before the storage and shippers that it feeds flush and close.
+type component struct {
+	name  string
+	stage int                             // stageIngest, stagePipeline or stageShip
+	serve func(ctx context.Context) error // may be nil
+	close func() error                    // may be nil
+}
+
+const (
+	stageIngest = iota
+	stagePipeline
+	stageShip
+)
+
+func (a *app) add(c component) { a.components = append(a.components, c) }
 
 // newApp builds and binds everything, so that a wrong address or file is
 // reported before anything runs.
@@ -124,6 +149,9 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	a.lastOK.Set(1)
 	a.reg.MustRegister(a.reloads, a.lastOK)
 
+	if err := a.buildStorage(cfg); err != nil {
+		return nil, err
+	}
 	sc := cfg.StatsD
 	m, err := names.Load(string(sc.MappingFile))
 	if err != nil {
@@ -187,6 +215,12 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		if err != nil {
 			return nil, fmt.Errorf("statsd.unixgram: %w", err)
 		}
+	}
+	if err := a.buildGraphite(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildLogs(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.WebConfigFile != "" {
@@ -253,6 +287,9 @@ func (a *app) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "configuration reloaded")
 	})
+	for _, f := range a.routeHooks {
+		f(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
@@ -292,6 +329,11 @@ func (a *app) run(ctx context.Context) error {
 	if a.unixgram != nil {
 		serve("statsd.unixgram", a.unixgram.Serve)
 	}
+	for _, c := range a.components {
+		if c.serve != nil {
+			serve(c.name, c.serve)
+		}
+	}
 	httpDone := make(chan error, 1)
 	if a.httpSrv != nil {
 		wcf := string(a.cfg.HTTP.WebConfigFile)
@@ -315,6 +357,9 @@ func (a *app) run(ctx context.Context) error {
 				a.store.Tick(now)
 			case now := <-flush.C:
 				a.store.Flush(now)
+				for _, f := range a.onFlush {
+					f(now)
+				}
 			}
 		}
 	}()
@@ -340,7 +385,20 @@ func (a *app) run(ctx context.Context) error {
 			a.logger.Warn("relay did not flush everything", "err", err)
 		}
 	}
-	a.store.Flush(time.Now())
+	now := time.Now()
+	a.store.Flush(now)
+	for _, f := range a.onFlush {
+		f(now)
+	}
+	for stage := stagePipeline; stage <= stageShip; stage++ {
+		for _, c := range a.components {
+			if c.stage == stage && c.close != nil {
+				if err := c.close(); err != nil {
+					a.logger.Warn("closing "+c.name, "err", err)
+				}
+			}
+		}
+	}
 	if a.httpSrv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
@@ -351,6 +409,11 @@ func (a *app) run(ctx context.Context) error {
 }
 
 func (a *app) closeListeners() {
+	for _, c := range a.components {
+		if c.stage == stageIngest && c.close != nil {
+			_ = c.close()
+		}
+	}
 	if a.udp != nil {
 		_ = a.udp.Close()
 	}
@@ -405,7 +468,20 @@ func (a *app) reloadLocked() error {
 		cfg.HTTP.Listen != old.HTTP.Listen || fmt.Sprint(cfg.StatsD.Relay) != fmt.Sprint(old.StatsD.Relay) {
 		a.logger.Warn("listener addresses and relay targets changed in the file; they take effect at the next restart")
 	}
+	var commits []func()
+	for _, r := range a.reloaders {
+		commit, err := r(cfg)
+		if err != nil {
+			return err
+		}
+		commits = append(commits, commit)
+	}
 	a.translator.SetMapper(m)
+	for _, c := range commits {
+		if c != nil {
+			c()
+		}
+	}
 	a.cfg = cfg
 	a.logger.Info("configuration reloaded", "file", a.configFile, "mapping_rules", m.Rules())
 	return nil

@@ -45,9 +45,14 @@ import (
 
 // Config is the whole Copenhagen configuration.
 type Config struct {
-	HTTP   HTTPConfig   `yaml:"http"`
-	Log    LogConfig    `yaml:"log"`
-	StatsD StatsDConfig `yaml:"statsd"`
+	HTTP        HTTPConfig          `yaml:"http"`
+	Log         LogConfig           `yaml:"log"`
+	StatsD      StatsDConfig        `yaml:"statsd"`
+	Graphite    GraphiteConfig      `yaml:"graphite"`     // graphite.go
+	Storage     StorageConfig       `yaml:"storage"`      // storage.go
+	RemoteWrite []RemoteWriteConfig `yaml:"remote_write"` // storage.go
+	Logs        LogsConfig          `yaml:"logs"`         // logs.go
+	Loki        LokiConfig          `yaml:"loki"`         // logs.go
 }
 
 // HTTPConfig configures the HTTP server for /metrics, health and APIs.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -128,7 +129,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string // one per problem, without the "path:" prefix
 	}{
 		{"unknown_top.yml", []string{
-			`3: unknown key "statsd_exporter" (known keys: http, log, statsd)`,
+			`3: unknown key "statsd_exporter" (known keys: http, log, statsd, graphite, storage, remote_write, logs, loki)`,
 		}},
 		{"unknown_nested.yml", []string{
 			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size)`,
@@ -302,10 +303,22 @@ func TestValidateListenAndRelay(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite golden files")
+
 // The dump is what `copenhagen check config` prints; users compare it with
 // their file, so its shape is part of the interface.
+//
+// After adding a section, regenerate the golden file with
+// go test ./cmd/internal/config -run TestStringDefault -update
+// and read the diff.
 func TestStringDefault(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join("testdata", "default_dump.yml"))
+	golden := filepath.Join("testdata", "default_dump.yml")
+	if *update {
+		if err := os.WriteFile(golden, []byte(Default().String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
