@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/ingest/listen"
@@ -82,6 +83,11 @@ type app struct {
 
 	mu  sync.Mutex // serialises reloads
 	cfg *config.Config
+
+	// storage is where StatsD flushes and Graphite points go and what the
+	// query API and alerting read: the embedded TSDB, the agent WAL, or
+	// nil when storage is disabled. Set by buildStorage.
+	storage storage.Storage
 
 	store      *series.Store
 	translator *series.Translator

@@ -7,6 +7,8 @@
 //	copenhagen run [--config FILE]
 //	copenhagen check config FILE
 //	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
+//	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
+//	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
 //	copenhagen version
 package main
 
@@ -48,6 +50,13 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	trType := trNameCmd.Flag("type", "StatsD type of the samples: c, g, ms, h, d or s.").Default("c").Enum("c", "g", "ms", "h", "d", "s")
 	trNames := trNameCmd.Arg("name", "StatsD names, optionally with tags in any dialect (api.hits,host=a or api.hits|#host:a).").Required().Strings()
 
+	trExprCmd := trCmd.Command("expr", "Translate a Graphite expression (Seyren check target, dashboard target) into PromQL, or say why not.")
+	trExprFlags := translateExprFlags(trExprCmd)
+
+	importCmd := app.Command("import", "Import legacy configuration.")
+	importSeyrenCmd := importCmd.Command("seyren", "Turn Seyren checks into Prometheus rule files, an Alertmanager configuration and a report.")
+	importSeyrenFlags := importSeyrenFlags(importSeyrenCmd)
+
 	versionCmd := app.Command("version", "Print the version.")
 
 	cmd, err := app.Parse(args)
@@ -62,6 +71,10 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return checkConfig(*checkConfigFile, *checkPrint, stdout, stderr)
 	case trNameCmd.FullCommand():
 		return translateNames(*trMapping, *trType, *trNames, stdout, stderr)
+	case trExprCmd.FullCommand():
+		return translateExpr(trExprFlags, stdout, stderr)
+	case importSeyrenCmd.FullCommand():
+		return importSeyren(importSeyrenFlags, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintf(stdout, "copenhagen %s\n", version)
 		return 0

@@ -1,0 +1,25 @@
+// Package graphiteql parses Graphite render targets (the expressions of
+// Seyren checks and dashboard panels) and translates them into PromQL over
+// the series that Copenhagen writes, or says why it cannot.
+package graphiteql
+
+// Status says how faithful a translation is.
+type Status string
+
+// Translation outcomes. A wrong rule that looks right is worse than no
+// rule: anything without a faithful equivalent is Untranslated, with the
+// reason.
+const (
+	Translated   Status = "translated"   // same values, same series
+	Partial      Status = "partial"      // PromQL given, with approximations listed in Notes
+	Untranslated Status = "untranslated" // no PromQL; Reason says why
+)
+
+// Result is the translation of one target.
+type Result struct {
+	Target string // the Graphite expression as given
+	PromQL string // empty when Untranslated
+	Status Status
+	Reason string   // why Untranslated
+	Notes  []string // approximations for Partial, informational otherwise
+}
