@@ -3,6 +3,8 @@ package series
 import (
 	"bytes"
 	"errors"
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +210,25 @@ func TestHandlerServesOpenMetricsWhenAsked(t *testing.T) {
 		}
 		if c.wantType == "application/openmetrics-text" && !strings.HasSuffix(body, "# EOF\n") {
 			t.Errorf("OpenMetrics body does not end with # EOF")
+		}
+	}
+}
+
+// BenchmarkWriteText measures a /metrics page of 100 000 counter series.
+func BenchmarkWriteText(b *testing.B) {
+	s := New(Options{}, nil)
+	for i := 0; i < 100_000; i++ {
+		ser, err := s.Get(&Spec{Name: "requests_total", Kind: KindCounter, Labels: labels.FromStrings("instance", strconv.Itoa(i), "path", "/api/v1/items")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ser.Add(float64(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := s.WriteTo(io.Discard, FormatText); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
