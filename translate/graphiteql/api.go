@@ -1,6 +1,3 @@
-// Package graphiteql parses Graphite render targets (the expressions of
-// Seyren checks and dashboard panels) and translates them into PromQL over
-// the series that Copenhagen writes, or says why it cannot.
 package graphiteql
 
 // Status says how faithful a translation is.
