@@ -136,7 +136,17 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	a := &app{configFile: configFile, cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
+			// A failed start releases everything it took, storage
+			// included (its directory lock), so a retry in the same
+			// process works.
 			a.closeListeners()
+			for stage := stagePipeline; stage <= stageShip; stage++ {
+				for _, c := range a.components {
+					if c.stage == stage && c.close != nil {
+						_ = c.close()
+					}
+				}
+			}
 		}
 	}()
 	a.reg.MustRegister(

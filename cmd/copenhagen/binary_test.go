@@ -121,6 +121,7 @@ func startBinary(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), stderr: &bytes.Buffer{}}
 	p.cmd.Stderr = p.stderr
+	p.cmd.Dir = t.TempDir() // the default storage.path "data" lands here
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,8 @@ func TestBinaryReloadAndGracefulShutdown(t *testing.T) {
 	httpPort, udpPort := freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "copenhagen.yml")
 	mapping := filepath.Join(dir, "mapping.yml")
-	goodCfg := fmt.Sprintf("http:\n  listen: 127.0.0.1:%d\nstatsd:\n  udp: 127.0.0.1:%d\n  tcp: \"\"\n  mapping_file: mapping.yml\n", httpPort, udpPort)
+	goodCfg := fmt.Sprintf("http:\n  listen: 127.0.0.1:%d\ngraphite:\n  tcp: \"\"\n  udp: \"\"\n  pickle: \"\"\n"+
+		"statsd:\n  udp: 127.0.0.1:%d\n  tcp: \"\"\n  mapping_file: mapping.yml\n", httpPort, udpPort)
 	os.WriteFile(cfg, []byte(goodCfg), 0o644)
 	os.WriteFile(mapping, []byte("mappings: []\n"), 0o644)
 	p := startBinary(t, "run", "--config", cfg)
@@ -234,8 +236,11 @@ func TestBinaryReloadAndGracefulShutdown(t *testing.T) {
 // TestDefaultsWithoutConfigFile is the README's first command: no file, no
 // external server, StatsD on :8125 and HTTP on :9095.
 func TestDefaultsWithoutConfigFile(t *testing.T) {
-	for _, a := range []string{"127.0.0.1:9095", "127.0.0.1:8125"} {
+	for _, a := range []string{"127.0.0.1:9095", "127.0.0.1:8125", "127.0.0.1:2003", "127.0.0.1:2004"} {
 		if l, err := net.Listen("tcp", a); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s must be free for the defaults test: %v", a, err)
+			}
 			t.Skipf("%s is in use on this machine: %v", a, err)
 		} else {
 			l.Close()
@@ -261,5 +266,15 @@ func TestDefaultsWithoutConfigFile(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, p.stderr.String())
+	}
+}
+
+// `copenhagen run --help` must print help, not start a server.
+func TestHelpDoesNotRunTheCommand(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"check", "config", "--help"}, {"help", "run"}} {
+		out, errs, code := cli(t, args...)
+		if code != 0 || !strings.Contains(out+errs, "usage: copenhagen") {
+			t.Errorf("%v: code %d\n%s%s", args, code, out, errs)
+		}
 	}
 }

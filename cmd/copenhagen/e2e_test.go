@@ -56,6 +56,17 @@ func start(t *testing.T, yml string) *running {
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", yml, err)
 	}
+	// What the test did not choose must not touch the machine's well-known
+	// ports or the working directory.
+	def := config.Default()
+	for _, l := range []*string{&cfg.Graphite.TCP, &cfg.Graphite.UDP, &cfg.Graphite.Pickle} {
+		if *l != "" && (*l == def.Graphite.TCP || *l == def.Graphite.UDP || *l == def.Graphite.Pickle) {
+			*l = "127.0.0.1:0"
+		}
+	}
+	if cfg.Storage.Path == def.Storage.Path {
+		cfg.Storage.Path = config.Path(filepath.Join(dir, "data"))
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -32,7 +32,15 @@ func main() {
 func runCLI(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("copenhagen", "Bridge StatsD and Graphite traffic to Prometheus series, with alerting.")
 	app.Writer(stderr)
-	app.Terminate(nil)
+	// kingpin calls Terminate after --help and --version; record it rather
+	// than exiting, so tests can drive the CLI, and never go on to run the
+	// command whose help was asked for.
+	terminated := -1
+	app.Terminate(func(code int) {
+		if terminated < 0 {
+			terminated = code
+		}
+	})
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
 
@@ -60,6 +68,9 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	versionCmd := app.Command("version", "Print the version.")
 
 	cmd, err := app.Parse(args)
+	if terminated >= 0 {
+		return terminated
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "copenhagen: %v (see copenhagen --help)\n", err)
 		return 2

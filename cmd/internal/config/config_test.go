@@ -31,6 +31,10 @@ func wantDefault() *Config {
 			RelayQueueSize:    10000,
 			RelayPacketSize:   1432,
 		},
+		Graphite: wantGraphiteDefault(), // graphite_test.go
+		Storage:  wantStorageDefault(),  // storage_test.go
+		Logs:     wantLogsDefault(),     // logs_test.go
+		Loki:     wantLokiDefault(),     // logs_test.go
 	}
 }
 

@@ -1,0 +1,312 @@
+package lokipush
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/s2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// fakeLoki decodes pushes and answers with the codes in script, then 204.
+type fakeLoki struct {
+	mu      sync.Mutex
+	script  []int
+	reqs    []push.PushRequest
+	headers []http.Header
+}
+
+func (f *fakeLoki) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	raw, err := s2.Decode(nil, body)
+	if err != nil {
+		http.Error(w, "bad snappy", 500)
+		return
+	}
+	var req push.PushRequest
+	if err := req.Unmarshal(raw); err != nil {
+		http.Error(w, "bad proto", 500)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	code := 204
+	if len(f.script) > 0 {
+		code, f.script = f.script[0], f.script[1:]
+	}
+	if code == 204 || code == 400 {
+		f.reqs = append(f.reqs, req)
+		f.headers = append(f.headers, r.Header.Clone())
+	}
+	w.WriteHeader(code)
+}
+
+func (f *fakeLoki) lines() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.reqs {
+		for _, s := range r.Streams {
+			for _, e := range s.Entries {
+				out = append(out, s.Labels+" "+e.Line)
+			}
+		}
+	}
+	return out
+}
+
+type recAck struct {
+	mu   sync.Mutex
+	offs []int64
+}
+
+func (a *recAck) Acked(o int64) { a.mu.Lock(); a.offs = append(a.offs, o); a.mu.Unlock() }
+func (a *recAck) last() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.offs) == 0 {
+		return -1
+	}
+	return a.offs[len(a.offs)-1]
+}
+
+func newTest(t *testing.T, f *fakeLoki, mod func(*Config)) (*Pusher, *prometheus.Registry) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	cfg := Config{URL: srv.URL + "/loki/api/v1/push", BatchWait: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	reg := prometheus.NewRegistry()
+	p, err := New(cfg, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, reg
+}
+
+func TestPushDeliversAndAcknowledgesInOrder(t *testing.T) {
+	f := &fakeLoki{}
+	p, reg := newTest(t, f, func(c *Config) { c.TenantID = "team-a"; c.BatchSize = 100 })
+	a, b := &recAck{}, &recAck{}
+	for i := range 20 {
+		ack, labels := a, `{app="a"}`
+		if i%2 == 1 {
+			ack, labels = b, `{app="b"}`
+		}
+		if err := p.Push(context.Background(), Entry{Labels: labels, Time: time.Unix(1, int64(i)), Line: "line" + string(rune('a'+i)), Ack: ack, Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.lines()); got != 20 {
+		t.Fatalf("server got %d lines, want 20", got)
+	}
+	if len(f.reqs) < 2 {
+		t.Errorf("BatchSize 100 should split 20 entries into several requests, got %d", len(f.reqs))
+	}
+	if a.last() != 18 || b.last() != 19 {
+		t.Errorf("last acks %d %d, want 18 19", a.last(), b.last())
+	}
+	for i := 1; i < len(a.offs); i++ {
+		if a.offs[i] <= a.offs[i-1] {
+			t.Errorf("acks out of order: %v", a.offs)
+		}
+	}
+	if h := f.headers[0].Get("X-Scope-OrgID"); h != "team-a" {
+		t.Errorf("tenant header %q", h)
+	}
+	if h := f.headers[0].Get("Content-Type"); h != "application/x-protobuf" {
+		t.Errorf("content type %q", h)
+	}
+	if v := testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_sent_total")); v != 20 {
+		t.Errorf("entries_sent %v", v)
+	}
+}
+
+func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	return collectorFunc(func() float64 {
+		mfs, _ := reg.Gather()
+		var sum float64
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.Metric {
+					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+		return sum
+	})
+}
+
+type collectorFunc func() float64
+
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) {}
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("x", "x", nil, nil), prometheus.GaugeValue, f())
+}
+
+func TestRetriesTransientErrorsWithoutLosingOrAckingEarly(t *testing.T) {
+	f := &fakeLoki{script: []int{429, 503, 500}}
+	p, _ := newTest(t, f, nil)
+	a := &recAck{}
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x", Ack: a, Offset: 7})
+	deadline := time.Now().Add(5 * time.Second)
+	for a.last() != 7 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a.last() != 7 {
+		t.Fatal("entry never acknowledged after transient errors")
+	}
+	if len(f.lines()) != 1 {
+		t.Errorf("stored %d copies, want 1", len(f.lines()))
+	}
+	p.Close()
+}
+
+func TestBadRequestIsNotResent(t *testing.T) {
+	f := &fakeLoki{script: []int{400}}
+	p, reg := newTest(t, f, nil)
+	a := &recAck{}
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "too old", Ack: a, Offset: 3})
+	p.Close()
+	if len(f.reqs) != 1 {
+		t.Errorf("a 400 batch was sent %d times, want once", len(f.reqs))
+	}
+	if a.last() != 3 {
+		t.Errorf("a 400 must move the position on (partial success), ack %d", a.last())
+	}
+	if v := testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_dropped_total")); v != 1 {
+		t.Errorf("dropped %v, want 1", v)
+	}
+}
+
+func TestLongLines(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		f := &fakeLoki{}
+		p, reg := newTest(t, f, func(c *Config) { c.MaxLineSize = 30; c.DropLongLines = drop })
+		a := &recAck{}
+		_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: strings.Repeat("é", 40), Ack: a, Offset: 1})
+		_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "short", Ack: a, Offset: 2})
+		p.Close()
+		lines := f.lines()
+		if a.last() != 2 {
+			t.Errorf("drop=%v: ack %d, want 2", drop, a.last())
+		}
+		if drop {
+			if len(lines) != 1 || testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_dropped_total")) != 1 {
+				t.Errorf("drop: lines %q", lines)
+			}
+			continue
+		}
+		if len(lines) != 2 || !strings.HasSuffix(lines[0], TruncatedMarker) || len(lines[0])-len(`{a="1"} `) > 30 {
+			t.Errorf("truncate: lines %q", lines)
+		}
+		if testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_lines_truncated_total")) != 1 {
+			t.Error("truncation not counted")
+		}
+	}
+}
+
+func TestPushBlocksWhileServerDownAndResumes(t *testing.T) {
+	var up atomic.Bool
+	f := &fakeLoki{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		f.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	p, err := New(Config{URL: srv.URL, BatchSize: 100, MaxBuffer: 200, BatchWait: 10 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := make(chan int, 100)
+	go func() {
+		for i := range 50 {
+			_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "0123456789", Offset: int64(i)})
+			pushed <- i
+		}
+		close(pushed)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if n := len(pushed); n >= 20 {
+		t.Fatalf("%d entries accepted while the server is down; the buffer should have blocked Push", n)
+	}
+	up.Store(true)
+	for range pushed {
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.lines()); n != 50 {
+		t.Errorf("got %d lines, want 50", n)
+	}
+}
+
+func TestAuthFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	os.WriteFile(tok, []byte("s3cret\n"), 0o600)
+	f := &fakeLoki{}
+	p, _ := newTest(t, f, func(c *Config) { c.BearerTokenFile = tok })
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
+	p.Close()
+	if got := f.headers[0].Get("Authorization"); got != "Bearer s3cret" {
+		t.Errorf("Authorization %q", got)
+	}
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("hunter2\n"), 0o600)
+	f = &fakeLoki{}
+	p, _ = newTest(t, f, func(c *Config) { c.Username = "u"; c.PasswordFile = pw })
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
+	p.Close()
+	req := http.Request{Header: f.headers[0]}
+	if u, pass, ok := req.BasicAuth(); !ok || u != "u" || pass != "hunter2" {
+		t.Errorf("basic auth %q %q %v", u, pass, ok)
+	}
+}
+
+func TestCloseGivesUpWithoutAcking(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	p, _ := New(Config{URL: srv.URL, ShutdownTimeout: 100 * time.Millisecond, MinBackoff: 10 * time.Millisecond}, nil)
+	a := &recAck{}
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x", Ack: a, Offset: 1})
+	if err := p.Close(); err == nil {
+		t.Error("Close should report unsent entries")
+	}
+	if a.last() != -1 {
+		t.Error("an unsent entry was acknowledged")
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	p := &Pusher{streams: map[string]int{}}
+	batch := make([]Entry, 1000)
+	for i := range batch {
+		batch[i] = Entry{Labels: `{app="api",namespace="prod",stream="stdout"}`, Time: time.Unix(0, int64(i)), Line: strings.Repeat("x", 200)}
+	}
+	b.ReportAllocs()
+	b.SetBytes(200 * 1000)
+	for b.Loop() {
+		p.encode(batch)
+	}
+}

@@ -1,0 +1,173 @@
+package series
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// AppendTo appends the current value of every live series to app at
+// timestamp t (milliseconds), as the samples /metrics shows in the text
+// format: counters, gauges and sets as one sample; histograms as
+// name_bucket{le} (cumulative, with +Inf), name_sum and name_count;
+// summaries as name{quantile}, name_sum and name_count. It does not commit:
+// the caller commits (or rolls back) the whole flush at once, so a flush is
+// acknowledged as a whole.
+//
+// Samples the storage refuses one by one (out of order, duplicate
+// timestamp) are skipped and counted in a returned *RefusedError; other
+// errors stop the flush, and the caller should roll back. It returns the number of
+// samples appended.
+func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
+	var (
+		b        labels.ScratchBuilder
+		m        dto.Metric
+		n        int
+		skipped  int
+		firstErr error
+	)
+	add := func(ls labels.Labels, v float64) error {
+		_, err := app.Append(0, ls, t, v)
+		switch {
+		case err == nil:
+			n++
+			return nil
+		case errors.Is(err, storage.ErrOutOfOrderSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp),
+			errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
+			skipped++
+			if firstErr == nil {
+				firstErr = err
+			}
+			return nil
+		}
+		return err
+	}
+	// build returns the series' labels with __name__ = name+suffix and,
+	// when extra is set, one more label (le or quantile).
+	build := func(ser *Series, suffix, extra string, extraValue float64) labels.Labels {
+		b.Reset()
+		b.Add(labels.MetricName, ser.name+suffix)
+		ser.labels.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
+		if extra != "" {
+			b.Add(extra, formatLabelFloat(extraValue))
+		}
+		b.Sort()
+		return b.Labels()
+	}
+	// Unlike /metrics, storage needs no order: collect the series without
+	// snapshot's per-family sort.
+	s.mu.RLock()
+	all := make([]*Series, 0, s.live)
+	for _, head := range s.byHash {
+		for ser := head; ser != nil; ser = ser.next {
+			all = append(all, ser)
+		}
+	}
+	s.mu.RUnlock()
+	for _, ser := range all {
+		var err error
+		switch ser.kind {
+		case KindCounter, KindGauge, KindSet:
+			err = add(build(ser, "", "", 0), ser.Value())
+		case KindHistogram:
+			h := ser.hist
+			// Read count first: observations racing with the flush then
+			// make the buckets at most larger than count, never smaller.
+			count := h.count.Load()
+			var cum uint64
+			for i, u := range h.upper {
+				cum += h.counts[i].Load()
+				if err = add(build(ser, "_bucket", "le", u), float64(min(cum, count))); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = add(build(ser, "_bucket", "le", math.Inf(1)), float64(count))
+			}
+			if err == nil {
+				err = add(build(ser, "_sum", "", 0), math.Float64frombits(h.sum.Load()))
+			}
+			if err == nil {
+				err = add(build(ser, "_count", "", 0), float64(count))
+			}
+		case KindSummary:
+			m.Reset()
+			if werr := ser.sum.Write(&m); werr != nil {
+				continue
+			}
+			for _, q := range m.Summary.Quantile {
+				if err = add(build(ser, "", "quantile", q.GetQuantile()), q.GetValue()); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = add(build(ser, "_sum", "", 0), math.Float64frombits(ser.sumSum.Load()))
+			}
+			if err == nil {
+				err = add(build(ser, "_count", "", 0), float64(ser.sumCount.Load()))
+			}
+		}
+		if err != nil {
+			return n, fmt.Errorf("appending %s: %w", ser.name, err)
+		}
+	}
+	if skipped > 0 {
+		return n, &RefusedError{Count: skipped, First: firstErr}
+	}
+	return n, nil
+}
+
+// RefusedError says that the storage refused some samples of a flush one
+// by one (out of order, duplicate timestamp, too old); the others were
+// appended and may be committed.
+type RefusedError struct {
+	Count int
+	First error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("%d samples refused by the storage, the first: %v", e.Count, e.First)
+}
+
+func (e *RefusedError) Unwrap() error { return e.First }
+
+// formatLabelFloat formats le and quantile label values as the text
+// exposition does (and so as a scraping Prometheus stores them): "0.5",
+// "1", "+Inf".
+func formatLabelFloat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	case math.IsNaN(v):
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// Family is a metric family's name, exposed type and help, for metadata
+// APIs (/api/v1/metadata).
+type Family struct {
+	Name string
+	Type string // "counter", "gauge", "histogram" or "summary" (sets are gauges)
+	Help string
+}
+
+// Families lists the live metric families, sorted by name.
+func (s *Store) Families() []Family {
+	s.mu.RLock()
+	out := make([]Family, 0, len(s.families))
+	for _, f := range s.families {
+		out = append(out, Family{Name: f.name, Type: f.kind.exposedType(), Help: f.help})
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

@@ -1,0 +1,194 @@
+// Package storagetest starts real Prometheus and VictoriaMetrics servers
+// for integration tests (the Debian packages installed by
+// .ci/deps.d/storage.sh), each on a free loopback port with its own
+// temporary data directory, and stops them when the test ends.
+//
+// Without the binaries a test skips, except under CI=true where it fails:
+// CI must not pass by skipping.
+package storagetest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+)
+
+// NeedBinary returns the path of an installed server binary, or skips
+// the test (fails it under CI=true).
+func NeedBinary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI (bash .ci/deps.d/storage.sh): %v", name, err)
+		}
+		t.Skipf("%s not installed (bash .ci/deps.d/storage.sh): %v", name, err)
+	}
+	return p
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Server is a running Prometheus or VictoriaMetrics.
+type Server struct {
+	// Addr is host:port; URL is "http://"+Addr.
+	Addr string
+	URL  string
+	// Name is "prometheus" or "victoria-metrics".
+	Name string
+
+	t      testing.TB
+	bin    string
+	args   []string
+	ready  string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	logs   *bytes.Buffer
+	exited chan struct{}
+}
+
+// Start starts the server (again, after Stop: same port and data) and
+// waits until it is ready.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	s.cmd = exec.Command(s.bin, s.args...)
+	s.logs = &bytes.Buffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		s.mu.Unlock()
+		s.t.Fatalf("starting %s: %v", s.Name, err)
+	}
+	s.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(s.cmd, s.exited)
+	s.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("%s exited:\n%s", s.Name, s.logs.String())
+		default:
+		}
+		resp, err := http.Get(s.URL + s.ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("%s not ready after 60s:\n%s", s.Name, s.logs.String())
+}
+
+// Stop ends the server with SIGTERM (SIGKILL after 20 s).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Logs returns what the server wrote so far.
+func (s *Server) Logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs == nil {
+		return ""
+	}
+	return s.logs.String()
+}
+
+// StartPrometheus starts Prometheus (2.42 from Debian) as a remote write
+// receiver (/api/v1/write) and query oracle, with extra flags appended.
+func StartPrometheus(t testing.TB, flags ...string) *Server {
+	t.Helper()
+	bin := NeedBinary(t, "prometheus")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s := &Server{t: t, Name: "prometheus", bin: bin, Addr: addr, URL: "http://" + addr, ready: "/-/ready", args: append([]string{
+		"--config.file=" + cfg, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--web.enable-remote-write-receiver",
+		"--storage.tsdb.retention.time=100y", "--log.level=warn",
+	}, flags...)}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartVictoriaMetrics starts VictoriaMetrics single node (1.79.5 from
+// Debian): remote write on /api/v1/write, Prometheus query API, export
+// on /api/v1/export. Results are not cached and new points are visible
+// at once (-search.latencyOffset=0s). Extra flags are appended, e.g.
+// "-graphiteListenAddr=127.0.0.1:2003".
+func StartVictoriaMetrics(t testing.TB, flags ...string) *Server {
+	t.Helper()
+	bin := NeedBinary(t, "victoria-metrics")
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	s := &Server{t: t, Name: "victoria-metrics", bin: bin, Addr: addr, URL: "http://" + addr, ready: "/health", args: append([]string{
+		"-httpListenAddr=" + addr, "-storageDataPath=" + filepath.Join(dir, "data"),
+		"-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache",
+		"-loggerLevel=WARN",
+	}, flags...)}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// RemoteWrite is a remote write config for tests: 200 ms batches and
+// short backoff (max 1 s), so that tests do not wait for production
+// timings; 429 is retried.
+func RemoteWrite(t testing.TB, name, rawURL string) *promconfig.RemoteWriteConfig {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := promconfig.DefaultRemoteWriteConfig
+	rw.Name = name
+	rw.URL = &commoncfg.URL{URL: u}
+	rw.MetadataConfig.Send = false
+	rw.HTTPClientConfig = promconfig.DefaultRemoteWriteHTTPClientConfig
+	rw.QueueConfig.BatchSendDeadline = model.Duration(200 * time.Millisecond)
+	rw.QueueConfig.MinBackoff = model.Duration(50 * time.Millisecond)
+	rw.QueueConfig.MaxBackoff = model.Duration(time.Second)
+	rw.QueueConfig.RetryOnRateLimit = true
+	return &rw
+}
