@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/ingest/listen"
 	"github.com/copenhagen-obs/copenhagen/ingest/relay"
@@ -83,6 +84,11 @@ type app struct {
 
 	mu  sync.Mutex // serialises reloads
 	cfg *config.Config
+
+	// alertSender receives what rule evaluation fires: the in-process
+	// Alertmanager and/or external ones. Set by buildAlerting, used by
+	// buildRules.
+	alertSender alerting.Sender
 
 	// storage is where StatsD flushes and Graphite points go and what the
 	// query API and alerting read: the embedded TSDB, the agent WAL, or
@@ -236,6 +242,12 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		return nil, err
 	}
 	if err := a.buildLogs(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildAlerting(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildRules(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.HTTP.Listen != "" {

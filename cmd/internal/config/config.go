@@ -53,6 +53,8 @@ type Config struct {
 	RemoteWrite []RemoteWriteConfig `yaml:"remote_write"` // storage.go
 	Logs        LogsConfig          `yaml:"logs"`         // logs.go
 	Loki        LokiConfig          `yaml:"loki"`         // logs.go
+	Rules       RulesConfig         `yaml:"rules"`        // rules.go
+	Alerting    AlertingConfig      `yaml:"alerting"`     // alerting.go
 }
 
 // HTTPConfig configures the HTTP server for /metrics, health and APIs.

@@ -1,0 +1,4 @@
+package config
+
+// AlertingConfig configures routing and notifications (issue 6).
+type AlertingConfig struct{}

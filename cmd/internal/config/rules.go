@@ -1,0 +1,4 @@
+package config
+
+// RulesConfig configures rule evaluation (issue 6).
+type RulesConfig struct{}
