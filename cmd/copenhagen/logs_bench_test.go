@@ -45,7 +45,7 @@ loki:
 `, httpPort, dir, dir, vl.pushURL())
 	b.ResetTimer()
 	start := time.Now()
-	a := startAgent(b, dir, body)
+	a := startLogsAgent(b, dir, body)
 	defer a.kill(syscall.SIGTERM)
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)
 	var read float64

@@ -121,7 +121,7 @@ func (v *victoriaLogs) waitMessages(q string, want []string, timeout time.Durati
 	}
 }
 
-type agent struct {
+type logsAgent struct {
 	t    testing.TB
 	cfg  string
 	cmd  *exec.Cmd
@@ -129,13 +129,13 @@ type agent struct {
 	mu   sync.Mutex
 }
 
-func startAgent(t testing.TB, dir, body string) *agent {
+func startLogsAgent(t testing.TB, dir, body string) *logsAgent {
 	t.Helper()
 	cfg := filepath.Join(dir, "copenhagen.yml")
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := &agent{t: t, cfg: cfg}
+	a := &logsAgent{t: t, cfg: cfg}
 	a.start()
 	t.Cleanup(func() {
 		a.kill(syscall.SIGKILL)
@@ -148,16 +148,16 @@ func startAgent(t testing.TB, dir, body string) *agent {
 	return a
 }
 
-func (a *agent) start() {
+func (a *logsAgent) start() {
 	a.cmd = exec.Command(binary, "run", "--config", a.cfg)
 	a.logs = &strings.Builder{}
-	a.cmd.Stderr = &lockedWriter{mu: &a.mu, w: a.logs}
+	a.cmd.Stderr = &logsLockedWriter{mu: &a.mu, w: a.logs}
 	if err := a.cmd.Start(); err != nil {
 		a.t.Fatal(err)
 	}
 }
 
-func (a *agent) kill(sig syscall.Signal) {
+func (a *logsAgent) kill(sig syscall.Signal) {
 	if a.cmd != nil && a.cmd.Process != nil {
 		a.cmd.Process.Signal(sig)
 		a.cmd.Wait()
@@ -165,18 +165,18 @@ func (a *agent) kill(sig syscall.Signal) {
 	}
 }
 
-type lockedWriter struct {
+type logsLockedWriter struct {
 	mu *sync.Mutex
 	w  *strings.Builder
 }
 
-func (l *lockedWriter) Write(b []byte) (int, error) {
+func (l *logsLockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
 
-func agentConfig(v *victoriaLogs, dir string, extra string) string {
+func logsAgentConfig(v *victoriaLogs, dir string, extra string) string {
 	// Every listener but HTTP off: tests of other capabilities run at
 	// the same time and hold the default ports.
 	return fmt.Sprintf(`http: {listen: "127.0.0.1:0"}
@@ -198,7 +198,7 @@ loki:
 `, dir, dir, extra, v.pushURL())
 }
 
-func appendFile(t *testing.T, path string, lines ...string) {
+func appendLogFile(t *testing.T, path string, lines ...string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -236,18 +236,21 @@ func TestLogsShippedToVictoriaLogs(t *testing.T) {
 	var want []string
 	for i := range 300 {
 		want = append(want, fmt.Sprintf("cri-%d", i))
-		appendFile(t, cri, criLine("stdout", "F", fmt.Sprintf("cri-%d", i)))
+		appendLogFile(t, cri, criLine("stdout", "F", fmt.Sprintf("cri-%d", i)))
 	}
 	long := "long-" + strings.Repeat("x", 40000)
-	appendFile(t, cri, criLine("stderr", "P", long[:16384]), criLine("stderr", "P", long[16384:32768]), criLine("stderr", "F", long[32768:]))
+	appendLogFile(t, cri, criLine("stderr", "P", long[:16384]), criLine("stderr", "P", long[16384:32768]), criLine("stderr", "F", long[32768:]))
 	want = append(want, long)
-	startAgent(t, dir, agentConfig(v, dir, "  files:\n  - path: "+vmFile+"\n    labels: {job: vmapp}\n"))
+	phpFile := filepath.Join(dir, "vm", "php-fpm.log")
+	startLogsAgent(t, dir, logsAgentConfig(v, dir, "  files:\n  - path: "+vmFile+"\n    labels: {job: vmapp}\n"+
+		"  - path: "+phpFile+"\n    labels: {job: php}\n"+
+		"  multiline:\n  - path: "+phpFile+"\n    first_line: '^\\['\n    max_wait: 500ms\n"))
 	time.Sleep(500 * time.Millisecond)
 	for i := range 300 {
 		want = append(want, fmt.Sprintf("docker-%d", i))
-		appendFile(t, dock, dockerLine("stderr", fmt.Sprintf("docker-%d\n", i)))
+		appendLogFile(t, dock, dockerLine("stderr", fmt.Sprintf("docker-%d\n", i)))
 	}
-	appendFile(t, dock, dockerLine("stdout", "split-"), dockerLine("stdout", "in-two\n"))
+	appendLogFile(t, dock, dockerLine("stdout", "split-"), dockerLine("stdout", "in-two\n"))
 	want = append(want, "split-in-two")
 	// Rotate once the agent follows the file (as with a real 10 MiB
 	// rotation); a file created and renamed before the agent ever saw
@@ -257,35 +260,41 @@ func TestLogsShippedToVictoriaLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		appendFile(t, dock, dockerLine("stdout", fmt.Sprintf("docker-after-rotation-%d\n", i)))
+		appendLogFile(t, dock, dockerLine("stdout", fmt.Sprintf("docker-after-rotation-%d\n", i)))
 		want = append(want, fmt.Sprintf("docker-after-rotation-%d", i))
 	}
 	// Rotation as kubelet does it: rename, then a new file.
 	for i := range 100 {
-		appendFile(t, cri, criLine("stdout", "F", fmt.Sprintf("before-rotation-%d", i)))
+		appendLogFile(t, cri, criLine("stdout", "F", fmt.Sprintf("before-rotation-%d", i)))
 		want = append(want, fmt.Sprintf("before-rotation-%d", i))
 	}
 	if err := os.Rename(cri, cri+".20261126-050000"); err != nil {
 		t.Fatal(err)
 	}
-	appendFile(t, cri+".20261126-050000", criLine("stdout", "F", "late-write-to-rotated"))
+	appendLogFile(t, cri+".20261126-050000", criLine("stdout", "F", "late-write-to-rotated"))
 	want = append(want, "late-write-to-rotated")
 	os.WriteFile(cri+".20261125-050000.gz", []byte("gzip garbage never-read\n"), 0o644)
 	for i := range 100 {
-		appendFile(t, cri, criLine("stdout", "F", fmt.Sprintf("after-rotation-%d", i)))
+		appendLogFile(t, cri, criLine("stdout", "F", fmt.Sprintf("after-rotation-%d", i)))
 		want = append(want, fmt.Sprintf("after-rotation-%d", i))
 	}
 	// A VM file with copytruncate.
 	for i := range 50 {
-		appendFile(t, vmFile, fmt.Sprintf("vm-before-truncate-%d level=error\n", i))
+		appendLogFile(t, vmFile, fmt.Sprintf("vm-before-truncate-%d level=error\n", i))
 		want = append(want, fmt.Sprintf("vm-before-truncate-%d level=error", i))
 	}
 	time.Sleep(time.Second)
 	os.Truncate(vmFile, 0)
 	for i := range 20 {
-		appendFile(t, vmFile, fmt.Sprintf("vm-after-%d\n", i))
+		appendLogFile(t, vmFile, fmt.Sprintf("vm-after-%d\n", i))
 		want = append(want, fmt.Sprintf("vm-after-%d", i))
 	}
+
+	// A PHP fatal error with its stack trace is one entry.
+	fatal := "[26-Nov-2026 05:00:01 UTC] PHP Fatal error:  Uncaught RuntimeException: boom in /app/src/Kernel.php:42\n" +
+		"Stack trace:\n#0 /app/public/index.php(20): App\\Kernel->handle()\n#1 {main}\n  thrown in /app/src/Kernel.php on line 42"
+	appendLogFile(t, phpFile, fatal+"\n", "[26-Nov-2026 05:00:02 UTC] PHP Warning:  next entry\n")
+	want = append(want, fatal, "[26-Nov-2026 05:00:02 UTC] PHP Warning:  next entry")
 
 	seen, rows := v.waitMessages("*", want, 30*time.Second)
 	for _, w := range want {
@@ -328,7 +337,7 @@ func TestLogsKill9(t *testing.T) {
 	file := filepath.Join(podDir, "0.log")
 	// positions_sync_interval 0: the file is rewritten after every
 	// acknowledgement, so the only resent lines are unacknowledged ones.
-	a := startAgent(t, dir, agentConfig(v, dir, "  positions_sync_interval: 0s"))
+	a := startLogsAgent(t, dir, logsAgentConfig(v, dir, "  positions_sync_interval: 0s"))
 	var want []string
 	pad := strings.Repeat("p", 100)
 	write := func(from, to int) {
@@ -338,7 +347,7 @@ func TestLogsKill9(t *testing.T) {
 			want = append(want, msg)
 			b = append(b, criLine("stdout", "F", msg))
 		}
-		appendFile(t, file, b...)
+		appendLogFile(t, file, b...)
 	}
 	for i := 0; i < 20; i++ {
 		write(i*500, (i+1)*500)
@@ -381,7 +390,7 @@ func TestLogsServerDown30s(t *testing.T) {
 	podDir := filepath.Join(dir, "pods", "ns_api-5c9d8f7b6d-k2j4m_uid-4", "api")
 	os.MkdirAll(podDir, 0o755)
 	file := filepath.Join(podDir, "0.log")
-	a := startAgent(t, dir, agentConfig(v, dir, ""))
+	a := startLogsAgent(t, dir, logsAgentConfig(v, dir, ""))
 	var want []string
 	n := 0
 	write := func(k int) {
@@ -392,7 +401,7 @@ func TestLogsServerDown30s(t *testing.T) {
 			want = append(want, msg)
 			b = append(b, criLine("stdout", "F", msg))
 		}
-		appendFile(t, file, b...)
+		appendLogFile(t, file, b...)
 	}
 	write(1000)
 	time.Sleep(time.Second)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"sync"
@@ -119,7 +120,11 @@ func (a *app) buildLogs(cfg *config.Config) error {
 			}
 		}, nil
 	})
-	a.logger.Info("shipping logs to loki", "url", kc.URL, "paths", lc.Paths, "files", len(lc.Files), "node", node)
+	shown := kc.URL
+	if u, err := url.Parse(kc.URL); err == nil {
+		shown = u.Redacted() // a password in the URL stays out of the log
+	}
+	a.logger.Info("shipping logs to loki", "url", shown, "paths", lc.Paths, "files", len(lc.Files), "node", node)
 	return nil
 }
 

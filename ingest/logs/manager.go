@@ -54,6 +54,9 @@ type Config struct {
 	// MaxLineSize bounds the memory one line can take: longer lines are
 	// cut, and counted.
 	MaxLineSize int
+	// NoInotify polls only (network file systems do not deliver inotify
+	// events for writes made on other hosts).
+	NoInotify bool
 	// Output gives the Sink of a newly tailed file; a Sink with a Close
 	// method is closed when the file is no longer tailed.
 	Output func(FileInfo) Sink
@@ -160,8 +163,13 @@ func skipName(path string) bool {
 // Run tails until ctx is done, then waits for the tailers to stop. Entries
 // not yet acknowledged are read again at the next start.
 func (m *Manager) Run(ctx context.Context) error {
-	w, err := newWatcher()
+	var w *watcher
+	err := errors.New("disabled")
+	if !m.cfg.NoInotify {
+		w, err = newWatcher()
+	}
 	if err != nil {
+		w = nil
 		m.log.Warn("inotify unavailable, polling files", "err", err, "poll_interval", m.cfg.PollInterval)
 	} else {
 		m.inotify = true

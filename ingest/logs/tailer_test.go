@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,7 @@ type harness struct {
 	pos     *Positions
 	startAt bool
 	ml      []MultilineRule
+	poll    bool // no inotify
 }
 
 func (h *harness) start() {
@@ -55,6 +57,7 @@ func (h *harness) start() {
 		StartAtEnd:   h.startAt,
 		Positions:    pos,
 		PollInterval: 20 * time.Millisecond,
+		NoInotify:    h.poll,
 		Output: func(f FileInfo) Sink {
 			return &memSink{mu: &h.mu, lines: &h.lines, ack: f.Cursor}
 		},
@@ -133,6 +136,31 @@ func TestUnacknowledgedEntriesAreReadAgain(t *testing.T) {
 	defer h.stop()
 	if got := h.waitFor(2); len(got) != 2 {
 		t.Errorf("after a restart without acknowledgements got %q, want both lines again", got)
+	}
+}
+
+// TestRotationAndNewFiles follows a rename rotation and a new file, with
+// inotify and with polling only.
+func TestRotationAndNewFiles(t *testing.T) {
+	for _, poll := range []bool{false, true} {
+		dir := t.TempDir()
+		f := filepath.Join(dir, "0.log")
+		write(t, f, "a1\n")
+		h := &harness{t: t, dir: dir, poll: poll}
+		h.start()
+		h.waitFor(1)
+		write(t, f, "a2\n")
+		os.Rename(f, f+".20261126-050000")
+		write(t, f+".20261126-050000", "a3 after the rename\n")
+		write(t, f, "b1\n")
+		write(t, filepath.Join(dir, "new.log"), "n1\n")
+		os.WriteFile(filepath.Join(dir, "old.log.gz"), []byte("never\n"), 0o644)
+		got := h.waitFor(5)
+		h.stop()
+		slices.Sort(got)
+		if strings.Join(got, ",") != "|a1,|a2,|a3 after the rename,|b1,|n1" {
+			t.Errorf("poll=%v: got %q", poll, got)
+		}
 	}
 }
 

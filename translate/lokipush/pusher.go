@@ -217,7 +217,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Pusher, error) {
 		return nil, errors.New("lokipush: no URL")
 	}
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
-		return nil, fmt.Errorf("lokipush: URL %q is not http(s)", cfg.URL)
+		return nil, errors.New("lokipush: URL is not http(s)")
 	}
 	cfg.setDefaults()
 	p := &Pusher{

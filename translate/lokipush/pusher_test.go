@@ -2,7 +2,9 @@ package lokipush
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +18,6 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeLoki decodes pushes and answers with the codes in script, then 204.
@@ -133,32 +134,27 @@ func TestPushDeliversAndAcknowledgesInOrder(t *testing.T) {
 	if h := f.headers[0].Get("Content-Type"); h != "application/x-protobuf" {
 		t.Errorf("content type %q", h)
 	}
-	if v := testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_sent_total")); v != 20 {
+	if v := metricSum(t, reg, "copenhagen_loki_entries_sent_total"); v != 20 {
 		t.Errorf("entries_sent %v", v)
 	}
 }
 
-func mustCounter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+// metricSum is the sum of a metric's series in reg.
+func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	return collectorFunc(func() float64 {
-		mfs, _ := reg.Gather()
-		var sum float64
-		for _, mf := range mfs {
-			if mf.GetName() == name {
-				for _, m := range mf.Metric {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.Metric {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
-		return sum
-	})
-}
-
-type collectorFunc func() float64
-
-func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) {}
-func (f collectorFunc) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("x", "x", nil, nil), prometheus.GaugeValue, f())
+	}
+	return sum
 }
 
 func TestRetriesTransientErrorsWithoutLosingOrAckingEarly(t *testing.T) {
@@ -191,7 +187,7 @@ func TestBadRequestIsNotResent(t *testing.T) {
 	if a.last() != 3 {
 		t.Errorf("a 400 must move the position on (partial success), ack %d", a.last())
 	}
-	if v := testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_dropped_total")); v != 1 {
+	if v := metricSum(t, reg, "copenhagen_loki_entries_dropped_total"); v != 1 {
 		t.Errorf("dropped %v, want 1", v)
 	}
 }
@@ -209,7 +205,7 @@ func TestLongLines(t *testing.T) {
 			t.Errorf("drop=%v: ack %d, want 2", drop, a.last())
 		}
 		if drop {
-			if len(lines) != 1 || testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_entries_dropped_total")) != 1 {
+			if len(lines) != 1 || metricSum(t, reg, "copenhagen_loki_entries_dropped_total") != 1 {
 				t.Errorf("drop: lines %q", lines)
 			}
 			continue
@@ -217,7 +213,7 @@ func TestLongLines(t *testing.T) {
 		if len(lines) != 2 || !strings.HasSuffix(lines[0], TruncatedMarker) || len(lines[0])-len(`{a="1"} `) > 30 {
 			t.Errorf("truncate: lines %q", lines)
 		}
-		if testutil.ToFloat64(mustCounter(t, reg, "copenhagen_loki_lines_truncated_total")) != 1 {
+		if metricSum(t, reg, "copenhagen_loki_lines_truncated_total") != 1 {
 			t.Error("truncation not counted")
 		}
 	}
@@ -300,13 +296,37 @@ func TestCloseGivesUpWithoutAcking(t *testing.T) {
 
 func BenchmarkEncode(b *testing.B) {
 	p := &Pusher{streams: map[string]int{}}
-	batch := make([]Entry, 1000)
+	batch := make([]Entry, 5000)
+	r := rand.New(rand.NewSource(1))
+	md := push.LabelsAdapter{{Name: "pod", Value: "api-7d4b9c8f6d-x2x9k"}, {Name: "pod_uid", Value: "0f6e4c1a-11"}}
+	size := 0
 	for i := range batch {
-		batch[i] = Entry{Labels: `{app="api",namespace="prod",stream="stdout"}`, Time: time.Unix(0, int64(i)), Line: strings.Repeat("x", 200)}
+		line := fmt.Sprintf("10.0.%d.%d - - \"GET /api/v1/items/%d HTTP/1.1\" 200 %d %dms level=info request_id=%016x", r.Intn(255), r.Intn(255), r.Intn(1e6), r.Intn(50000), r.Intn(500), r.Uint64())
+		size += len(line)
+		batch[i] = Entry{Labels: fmt.Sprintf(`{app="api%d",namespace="prod",stream="stdout"}`, i%20), Time: time.Unix(1795000000, int64(i)), Line: line, Metadata: md}
 	}
 	b.ReportAllocs()
-	b.SetBytes(200 * 1000)
+	b.SetBytes(int64(size))
 	for b.Loop() {
 		p.encode(batch)
+	}
+}
+
+func TestPushReturnsWhenContextEnds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	p, _ := New(Config{URL: srv.URL, BatchSize: 10, MaxBuffer: 10, ShutdownTimeout: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond}, nil)
+	defer p.Close()
+	if err := p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.Push(ctx, Entry{Labels: `{a="1"}`, Line: "second"}); err == nil {
+		t.Fatal("Push into a full buffer returned nil while the server is down")
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Error("Push did not return soon after its context ended")
 	}
 }
