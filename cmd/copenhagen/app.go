@@ -326,7 +326,9 @@ func (a *app) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>Copenhagen</title><h1>Copenhagen</h1><ul>`+
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>`+
-			`<li><a href="/-/ready">/-/ready</a></li></ul>`)
+			`<li><a href="/-/ready">/-/ready</a></li>`+
+			`<li><a href="/alerts">/alerts</a>: firing alerts and silences</li>`+
+			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li></ul>`)
 	})
 	return mux
 }

@@ -70,7 +70,9 @@ func TestCheckConfig(t *testing.T) {
 		{"statsd:\n  flush_interval: ten\n", `bad.yml:2: statsd.flush_interval: expected a duration`},
 		{"statsd:\n  mapping_file: bad-mapping.yml\n", `bad-mapping.yml:4: mappings[1] (match "b..c")`},
 		{"http:\n  listen: nonsense\n", `bad.yml:2: http.listen`},
+		{"alerting:\n  config_file: bad-am.yml\n", `alerting.config_file`},
 	}
+	write("bad-am.yml", "route:\n  receiver: nobody\nreceivers: []\n")
 	for _, c := range cases {
 		p := write("bad.yml", c.body)
 		_, errs, code := cli(t, "check", "config", p)

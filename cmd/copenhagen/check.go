@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/copenhagen-obs/copenhagen/alerting/routing"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
 )
@@ -26,6 +27,18 @@ func checkConfig(file string, print bool, stdout, stderr io.Writer) int {
 			errs = append(errs, fmt.Errorf("statsd.mapping_file: %w", err))
 		} else {
 			fmt.Fprintf(stdout, "  statsd.mapping_file %s: %d rules\n", cfg.StatsD.MappingFile, m.Rules())
+		}
+	}
+	if cfg.Graphite.MappingFile != "" {
+		if _, err := names.Load(string(cfg.Graphite.MappingFile)); err != nil {
+			errs = append(errs, fmt.Errorf("graphite.mapping_file: %w", err))
+		}
+	}
+	if cfg.Alerting.ConfigFile != "" {
+		if _, err := routing.Validate(string(cfg.Alerting.ConfigFile)); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(stdout, "  alerting.config_file %s: OK\n", cfg.Alerting.ConfigFile)
 		}
 	}
 	if cfg.HTTP.WebConfigFile != "" {
