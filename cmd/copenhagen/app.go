@@ -146,13 +146,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 			// included (its directory lock), so a retry in the same
 			// process works.
 			a.closeListeners()
-			for stage := stagePipeline; stage <= stageShip; stage++ {
-				for _, c := range a.components {
-					if c.stage == stage && c.close != nil {
-						_ = c.close()
-					}
-				}
-			}
+			a.closeStages(stagePipeline, func(component, error) {})
 		}
 	}()
 	a.reg.MustRegister(
@@ -420,15 +414,9 @@ func (a *app) run(ctx context.Context) error {
 	for _, f := range a.onFlush {
 		f(now)
 	}
-	for stage := stagePipeline; stage <= stageShip; stage++ {
-		for _, c := range a.components {
-			if c.stage == stage && c.close != nil {
-				if err := c.close(); err != nil {
-					a.logger.Warn("closing "+c.name, "err", err)
-				}
-			}
-		}
-	}
+	a.closeStages(stagePipeline, func(c component, err error) {
+		a.logger.Warn("closing "+c.name, "err", err)
+	})
 	if a.httpSrv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
@@ -436,6 +424,23 @@ func (a *app) run(ctx context.Context) error {
 	}
 	a.logger.Info("stopped")
 	return runErr
+}
+
+// closeStages closes the components of every stage from first on, stage
+// after stage; within a stage in the reverse order of registration, like
+// defers, so that what was built first (storage) closes last, after the
+// components that write into it flushed.
+func (a *app) closeStages(first int, onErr func(component, error)) {
+	for stage := first; stage <= stageShip; stage++ {
+		for i := len(a.components) - 1; i >= 0; i-- {
+			c := a.components[i]
+			if c.stage == stage && c.close != nil {
+				if err := c.close(); err != nil {
+					onErr(c, err)
+				}
+			}
+		}
+	}
 }
 
 func (a *app) closeListeners() {

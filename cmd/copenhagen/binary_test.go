@@ -71,7 +71,9 @@ func TestCheckConfig(t *testing.T) {
 		{"statsd:\n  mapping_file: bad-mapping.yml\n", `bad-mapping.yml:4: mappings[1] (match "b..c")`},
 		{"http:\n  listen: nonsense\n", `bad.yml:2: http.listen`},
 		{"alerting:\n  config_file: bad-am.yml\n", `alerting.config_file`},
+		{"rules:\n  files: [bad-rules.yml]\n", `rules.files`},
 	}
+	write("bad-rules.yml", "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: sum(\n")
 	write("bad-am.yml", "route:\n  receiver: nobody\nreceivers: []\n")
 	for _, c := range cases {
 		p := write("bad.yml", c.body)

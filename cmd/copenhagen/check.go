@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/alerting/routing"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
@@ -32,6 +33,17 @@ func checkConfig(file string, print bool, stdout, stderr io.Writer) int {
 	if cfg.Graphite.MappingFile != "" {
 		if _, err := names.Load(string(cfg.Graphite.MappingFile)); err != nil {
 			errs = append(errs, fmt.Errorf("graphite.mapping_file: %w", err))
+		}
+	}
+	if len(cfg.Rules.Files) > 0 {
+		patterns := make([]string, len(cfg.Rules.Files))
+		for i, f := range cfg.Rules.Files {
+			patterns[i] = string(f)
+		}
+		if n, err := evaluate.CheckFiles(patterns); err != nil {
+			errs = append(errs, fmt.Errorf("rules.files: %w", err))
+		} else {
+			fmt.Fprintf(stdout, "  rules.files: %d files OK\n", n)
 		}
 	}
 	if cfg.Alerting.ConfigFile != "" {

@@ -1,9 +1,192 @@
 package main
 
-import "github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
 
-// buildRules wires rule evaluation into the app. Nothing yet.
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/copenhagen-obs/copenhagen/alerting"
+	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+)
+
+// buildRules wires rule evaluation: Prometheus's rules manager over the
+// embedded storage (or rules.query_url), its alerts sent to what
+// buildAlerting set up (a.alertSender) and to alerting.alertmanagers,
+// /api/v1/rules, /api/v1/alerts and /api/v1/alertmanagers, and reloads
+// that keep alert state.
 func (a *app) buildRules(cfg *config.Config) error {
-	_ = cfg
+	rc := cfg.Rules
+	st := a.localStorage()
+	if st == nil {
+		if len(rc.Files) > 0 {
+			return errors.New("rules.files: rule evaluation needs the storage")
+		}
+		return nil
+	}
+	var qf rules.QueryFunc
+	var restore storage.Queryable
+	q, qerr := st.Queryable() // an error in agent mode
+	if qerr == nil {
+		restore = q
+	}
+	if rc.QueryURL != "" {
+		var err error
+		if qf, err = evaluate.RemoteQueryFunc(rc.QueryURL, nil, rc.QueryTimeout); err != nil {
+			return fmt.Errorf("rules.query_url: %w", err)
+		}
+	} else if qerr == nil {
+		qf = evaluate.LocalQueryFunc(st.Engine(), q)
+	} else if len(rc.Files) > 0 {
+		return fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
+	} else {
+		// Agent mode without rules: nothing to evaluate.
+		a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
+			if len(next.Rules.Files) > 0 || len(next.Alerting.Alertmanagers) > 0 {
+				a.logger.Warn("rules.files and alerting.alertmanagers were added in the file; they take effect at the next restart (and need rules.query_url in agent mode)")
+			}
+			return nil, nil
+		})
+		return nil
+	}
+
+	ams := evaluate.NewAlertmanagers(0, a.reg, a.logger)
+	applyAMs, err := ams.Prepare(alertmanagerTargets(cfg.Alerting.Alertmanagers))
+	if err != nil {
+		return fmt.Errorf("alerting.alertmanagers: %w", err)
+	}
+	if err := applyAMs(); err != nil {
+		return fmt.Errorf("alerting.alertmanagers: %w", err)
+	}
+	senders := alerting.Senders{ams}
+	if a.alertSender != nil {
+		senders = append(alerting.Senders{a.alertSender}, ams)
+	}
+
+	ev, err := evaluate.New(evaluate.Options{
+		Interval:        rc.EvaluationInterval,
+		QueryFunc:       qf,
+		Appendable:      st,
+		Queryable:       restore,
+		Sender:          senders,
+		ExternalURL:     externalURL(cfg),
+		OutageTolerance: rc.OutageTolerance,
+		ForGracePeriod:  rc.ForGracePeriod,
+		ResendDelay:     rc.ResendDelay,
+		NoDataIntervals: rc.NoDataIntervals,
+		Logger:          a.logger,
+		Registerer:      a.reg,
+	})
+	if err != nil {
+		return fmt.Errorf("rules: %w", err)
+	}
+	if err := ev.Update(paths(rc.Files), rc.EvaluationInterval); err != nil {
+		return fmt.Errorf("rules.files: %w", err)
+	}
+	files, _ := evaluate.Files(paths(rc.Files))
+	a.logger.Info("rules loaded", "files", len(files), "groups", len(ev.Manager().RuleGroups()),
+		"query_url", rc.QueryURL != "", "alertmanagers", len(cfg.Alerting.Alertmanagers))
+
+	var once sync.Once
+	stop := func() error {
+		once.Do(func() {
+			ev.Stop()
+			ams.Stop()
+		})
+		return nil
+	}
+	// Rules stop with the pipeline: after ingestion, before the storage
+	// they append to closes (stageShip). The notifier drains its queue.
+	a.add(component{name: "rules", stage: stagePipeline, serve: func(ctx context.Context) error {
+		// Evaluation itself started with evaluate.New; close stops it.
+		go ams.Run()
+		<-ctx.Done()
+		return nil
+	}, close: stop})
+	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) { ev.Register(mux, ams, version) })
+
+	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
+		nr := next.Rules
+		if nr.QueryURL != rc.QueryURL || nr.QueryTimeout != rc.QueryTimeout || nr.OutageTolerance != rc.OutageTolerance ||
+			nr.ForGracePeriod != rc.ForGracePeriod || nr.ResendDelay != rc.ResendDelay || nr.NoDataIntervals != rc.NoDataIntervals {
+			a.logger.Warn("rules settings other than files and evaluation_interval changed; they take effect at the next restart")
+		}
+		if err := ev.Check(paths(nr.Files)); err != nil {
+			return nil, fmt.Errorf("rules.files: %w", err)
+		}
+		apply, err := ams.Prepare(alertmanagerTargets(next.Alerting.Alertmanagers))
+		if err != nil {
+			return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
+		}
+		return func() {
+			if err := apply(); err != nil {
+				a.logger.Error("alerting.alertmanagers reload failed", "err", err)
+			}
+			if err := ev.Update(paths(nr.Files), nr.EvaluationInterval); err != nil {
+				a.logger.Error("rules reload failed; the previous rules keep running", "err", err)
+			}
+		}, nil
+	})
 	return nil
+}
+
+func paths(ps []config.Path) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// externalURL is where alerts' generatorURL points: alerting.external_url
+// when set, else Copenhagen's own query API (http.listen), as
+// Prometheus's --web.external-url defaults to its listen address.
+func externalURL(cfg *config.Config) string {
+	if cfg.Alerting.ExternalURL != "" {
+		return strings.TrimSuffix(cfg.Alerting.ExternalURL, "/")
+	}
+	if cfg.HTTP.Listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if host, err = os.Hostname(); err != nil {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func alertmanagerTargets(in []config.AlertmanagerConfig) []evaluate.AlertmanagerTarget {
+	out := make([]evaluate.AlertmanagerTarget, len(in))
+	for i, c := range in {
+		h := commoncfg.DefaultHTTPClientConfig
+		if c.BasicAuth.Username != "" {
+			h.BasicAuth = &commoncfg.BasicAuth{Username: c.BasicAuth.Username, PasswordFile: string(c.BasicAuth.PasswordFile)}
+		}
+		if c.BearerTokenFile != "" {
+			h.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: string(c.BearerTokenFile)}
+		}
+		h.TLSConfig = commoncfg.TLSConfig{
+			CAFile:             string(c.TLSConfig.CAFile),
+			CertFile:           string(c.TLSConfig.CertFile),
+			KeyFile:            string(c.TLSConfig.KeyFile),
+			ServerName:         c.TLSConfig.ServerName,
+			InsecureSkipVerify: c.TLSConfig.InsecureSkipVerify,
+		}
+		out[i] = evaluate.AlertmanagerTarget{URLs: c.URLs, Timeout: c.Timeout, HTTPClient: h}
+	}
+	return out
 }

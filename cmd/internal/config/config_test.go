@@ -35,6 +35,8 @@ func wantDefault() *Config {
 		Storage:  wantStorageDefault(),  // storage_test.go
 		Logs:     wantLogsDefault(),     // logs_test.go
 		Loki:     wantLokiDefault(),     // logs_test.go
+		Rules:    wantRulesDefault(),    // rules_test.go
+		Alerting: wantAlertingDefault(), // alerting_test.go
 	}
 }
 
