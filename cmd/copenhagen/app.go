@@ -286,6 +286,7 @@ func (h *statsdHandler) Flush() {
 
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
+	alertsPage := a.cfg.Alerting.ConfigFile != "" // in-process routing serves /alerts
 	mux.Handle("/metrics", series.Handler(a.reg, a.store))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Copenhagen is Healthy.")
@@ -321,8 +322,11 @@ func (a *app) routes() http.Handler {
 		fmt.Fprint(w, `<!doctype html><title>Copenhagen</title><h1>Copenhagen</h1><ul>`+
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>`+
 			`<li><a href="/-/ready">/-/ready</a></li>`+
-			`<li><a href="/alerts">/alerts</a>: firing alerts and silences</li>`+
-			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li></ul>`)
+			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li>`)
+		if alertsPage {
+			fmt.Fprint(w, `<li><a href="/alerts">/alerts</a>: firing alerts and silences</li>`)
+		}
+		fmt.Fprint(w, `</ul>`)
 	})
 	return mux
 }
