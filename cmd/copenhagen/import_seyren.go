@@ -159,7 +159,25 @@ func newSeyrenTranslator(statsdMapping, graphiteMapping string, step time.Durati
 		return nil, err
 	}
 	r := graphiteql.NewResolver(sm, gm, graphiteql.DefaultOptions())
-	return seyren.TranslatorFunc(func(target string, w seyren.Window) graphiteql.Result {
-		return graphiteql.Translate(target, r, graphiteql.TranslateOptions{From: w.Range + w.Offset, Until: w.Offset, Step: step})
-	}), nil
+	return seyrenTranslator{r: r, step: step}, nil
+}
+
+// seyrenTranslator gives the import both the graph translation of a target
+// (for the report and the unit tests) and its Seyren-semantics translation
+// over the check's window (for the rules).
+type seyrenTranslator struct {
+	r    *graphiteql.Resolver
+	step time.Duration
+}
+
+func (t seyrenTranslator) opts(w seyren.Window) graphiteql.TranslateOptions {
+	return graphiteql.TranslateOptions{From: w.Range + w.Offset, Until: w.Offset, Step: t.step}
+}
+
+func (t seyrenTranslator) Translate(target string, w seyren.Window) graphiteql.Result {
+	return graphiteql.Translate(target, t.r, t.opts(w))
+}
+
+func (t seyrenTranslator) TranslateLast(target string, w seyren.Window) graphiteql.Result {
+	return graphiteql.TranslateLast(target, t.r, t.opts(w))
 }

@@ -25,11 +25,31 @@ type Translator interface {
 	Translate(target string, w Window) graphiteql.Result
 }
 
+// LastTranslator is implemented by translators that can themselves give
+// the last value of each series in the window (graphiteql.TranslateLast).
+// The import prefers it: series filters at the top of a target
+// (currentAbove, highestCurrent, ...) then see the window exactly, instead
+// of being applied before the last value is taken.
+type LastTranslator interface {
+	TranslateLast(target string, w Window) graphiteql.Result
+}
+
 // TranslatorFunc adapts a function to Translator.
 type TranslatorFunc func(target string, w Window) graphiteql.Result
 
 // Translate calls f.
 func (f TranslatorFunc) Translate(target string, w Window) graphiteql.Result { return f(target, w) }
+
+// statusRank orders translation outcomes from most to least faithful.
+func statusRank(s graphiteql.Status) int {
+	switch s {
+	case graphiteql.Translated:
+		return 0
+	case graphiteql.Partial:
+		return 1
+	}
+	return 2
+}
 
 // Check statuses in the report. Disabled checks are still translated (their
 // rules are carried over, unloaded); Translation then tells how well.
@@ -382,6 +402,19 @@ func planCheck(c Check, opts Options) *checkPlan {
 	value, err := LastValue(tr.PromQL, w, opts.Step)
 	if err != nil {
 		return fail(err.Error())
+	}
+	if lt, ok := opts.Translator.(LastTranslator); ok {
+		if last := lt.TranslateLast(c.Target, w); last.PromQL != "" && statusRank(last.Status) <= statusRank(tr.Status) {
+			value = last.PromQL
+			if last.Status != tr.Status {
+				r.Notes = append(r.Notes, fmt.Sprintf("taken over the check's window, the translation is %s", last.Status))
+				tr.Status = last.Status
+				p.translationNotes = last.Notes
+				if last.Status == graphiteql.Translated {
+					p.translationNotes = nil
+				}
+			}
+		}
 	}
 	if strings.HasPrefix(value, "last_over_time((") {
 		r.Notes = append(r.Notes, fmt.Sprintf("last point of the window taken from a %s subquery (PromQL lookback: a series that stopped <5m before the window still counts)", model.Duration(opts.Step)))
