@@ -151,8 +151,10 @@ func TestRouterDropsWhenQueueFullAndClosesPromptly(t *testing.T) {
 		s.Send(line)
 	}
 	tg := r.targets[0]
-	if d := testutil.ToFloat64(tg.droppedFull); d < 7 {
-		t.Fatalf("queue_full drops = %v, want at least 7", d)
+	// The queue holds two lines and the sender may hold as much again
+	// while it dials: at most four are taken, at least six dropped.
+	if d := testutil.ToFloat64(tg.droppedFull); d < 6 {
+		t.Fatalf("queue_full drops = %v, want at least 6", d)
 	}
 	start := time.Now()
 	if err := r.Close(); err != nil {
@@ -163,6 +165,10 @@ func TestRouterDropsWhenQueueFullAndClosesPromptly(t *testing.T) {
 	}
 	if testutil.ToFloat64(tg.droppedSend) < 1 {
 		t.Fatalf("lines abandoned at Close not counted")
+	}
+	// Nothing is lost silently: every line is sent or counted as dropped.
+	if total := testutil.ToFloat64(tg.droppedFull) + testutil.ToFloat64(tg.droppedSend) + testutil.ToFloat64(tg.sent); total != 10 {
+		t.Fatalf("sent + dropped = %v, want the 10 lines offered", total)
 	}
 }
 
