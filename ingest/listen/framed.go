@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,18 +48,12 @@ type FramedConfig struct {
 // call gets exactly one frame's payload, without the prefix; Flush follows
 // every read that completed at least one frame.
 type FramedTCP struct {
+	*acceptor
 	cfg       FramedConfig
-	ln        net.Listener
-	ctr       *counters
 	tooLarge  prometheus.Counter
 	partial   prometheus.Counter
 	newHandle NewHandler
-	run       *runState
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-
-	limitLog, frameLog, errLog *logLimiter
+	frameLog  *logLimiter
 }
 
 // ListenFramed binds the address so that errors surface before anything
@@ -94,21 +87,16 @@ func ListenFramed(cfg FramedConfig, newHandler NewHandler, reg prometheus.Regist
 		return nil, err
 	}
 	l := &FramedTCP{
-		cfg: cfg, ln: ln, ctr: ctr, newHandle: newHandler,
+		cfg: cfg, newHandle: newHandler,
 		tooLarge: v.dropped.WithLabelValues(cfg.Name, ReasonFrameTooLarge),
 		partial:  v.dropped.WithLabelValues(cfg.Name, ReasonIncompleteFrame),
-		conns:    make(map[net.Conn]struct{}),
-		limitLog: newLogLimiter(10 * time.Second), frameLog: newLogLimiter(10 * time.Second),
-		errLog: newLogLimiter(10 * time.Second),
+		frameLog: newLogLimiter(10 * time.Second),
 	}
-	l.run = newRunState(l.stop)
+	l.acceptor = newAcceptor(cfg.Name, cfg.Logger, cfg.MaxConnections, ln, ctr, l.serveConn)
 	cfg.Logger.Info("listening", "listener", cfg.Name, "network", cfg.Network, "addr", ln.Addr().String(),
 		"max_connections", cfg.MaxConnections, "max_frame_size", cfg.MaxFrameSize)
 	return l, nil
 }
-
-// Addr is the bound address.
-func (l *FramedTCP) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until ctx is done or Close is called.
 func (l *FramedTCP) Serve(ctx context.Context) error { return l.run.serve(ctx, l.acceptLoop) }
@@ -116,63 +104,6 @@ func (l *FramedTCP) Serve(ctx context.Context) error { return l.run.serve(ctx, l
 // Close stops accepting, interrupts the reads of open connections and
 // waits for their in-flight handler calls.
 func (l *FramedTCP) Close() error { return l.run.close() }
-
-func (l *FramedTCP) stop() error {
-	err := l.ln.Close()
-	l.mu.Lock()
-	for c := range l.conns {
-		c.SetReadDeadline(time.Now())
-	}
-	l.mu.Unlock()
-	return err
-}
-
-func (l *FramedTCP) acceptLoop() {
-	var backoff time.Duration
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || l.run.isStopping() {
-				return
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.errLog.warn(l.cfg.Logger, "accepting a connection failed", "listener", l.cfg.Name, "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-l.run.stopping:
-				return
-			}
-			continue
-		}
-		backoff = 0
-		l.mu.Lock()
-		full := len(l.conns) >= l.cfg.MaxConnections
-		if !full {
-			l.conns[c] = struct{}{}
-		}
-		l.mu.Unlock()
-		if full {
-			l.ctr.connLimit.Inc()
-			c.Close()
-			l.limitLog.warn(l.cfg.Logger, "refused a connection: too many open connections",
-				"listener", l.cfg.Name, "remote", c.RemoteAddr().String(), "max_connections", l.cfg.MaxConnections)
-			continue
-		}
-		l.ctr.connections.Inc()
-		if !l.run.goroutine(func() { l.serveConn(c) }) {
-			l.forget(c)
-			return
-		}
-	}
-}
-
-func (l *FramedTCP) forget(c net.Conn) {
-	c.Close()
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-	l.ctr.connections.Dec()
-}
 
 // initialFrameBuffer is a connection's first buffer; it grows, up to
 // MaxFrameSize plus the prefix, only for a frame that needs it.

@@ -50,17 +50,11 @@ type TCPConfig struct {
 
 // TCP is a bound TCP listener. Nothing is accepted before Serve.
 type TCP struct {
+	*acceptor
 	cfg       TCPConfig
-	ln        net.Listener
-	ctr       *counters
 	newHandle NewHandler
-	run       *runState
 	bufs      sync.Pool
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-
-	limitLog, lineLog, errLog *logLimiter
+	lineLog   *logLimiter
 }
 
 // ListenTCP binds the address so that errors surface before anything
@@ -95,22 +89,14 @@ func ListenTCP(cfg TCPConfig, newHandler NewHandler, reg prometheus.Registerer) 
 	if err != nil {
 		return nil, err
 	}
-	l := &TCP{
-		cfg: cfg, ln: ln, ctr: ctr, newHandle: newHandler,
-		conns:    make(map[net.Conn]struct{}),
-		limitLog: newLogLimiter(10 * time.Second), lineLog: newLogLimiter(10 * time.Second),
-		errLog: newLogLimiter(10 * time.Second),
-	}
+	l := &TCP{cfg: cfg, newHandle: newHandler, lineLog: newLogLimiter(10 * time.Second)}
+	l.acceptor = newAcceptor(cfg.Name, cfg.Logger, cfg.MaxConnections, ln, ctr, l.serveConn)
 	size := cfg.ReadBufferSize
 	l.bufs.New = func() any { b := make([]byte, size); return &b }
-	l.run = newRunState(l.stop)
 	cfg.Logger.Info("listening", "listener", cfg.Name, "network", cfg.Network, "addr", ln.Addr().String(),
 		"max_connections", cfg.MaxConnections, "max_line_length", cfg.MaxLineLength)
 	return l, nil
 }
-
-// Addr is the bound address, with the port the kernel chose for ":0".
-func (l *TCP) Addr() net.Addr { return l.ln.Addr() }
 
 // Serve accepts connections until ctx is done or Close is called.
 func (l *TCP) Serve(ctx context.Context) error {
@@ -120,65 +106,6 @@ func (l *TCP) Serve(ctx context.Context) error {
 // Close stops accepting, interrupts the reads of open connections, waits
 // for their in-flight handler calls and closes them.
 func (l *TCP) Close() error { return l.run.close() }
-
-func (l *TCP) stop() error {
-	err := l.ln.Close()
-	l.mu.Lock()
-	for c := range l.conns {
-		// Wake the reader; it closes the connection itself.
-		c.SetReadDeadline(time.Now())
-	}
-	l.mu.Unlock()
-	return err
-}
-
-func (l *TCP) acceptLoop() {
-	var backoff time.Duration
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || l.run.isStopping() {
-				return
-			}
-			// Out of file descriptors and the like: wait, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			l.errLog.warn(l.cfg.Logger, "accepting a connection failed", "listener", l.cfg.Name, "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-l.run.stopping:
-				return
-			}
-			continue
-		}
-		backoff = 0
-		l.mu.Lock()
-		full := len(l.conns) >= l.cfg.MaxConnections
-		if !full {
-			l.conns[c] = struct{}{}
-		}
-		l.mu.Unlock()
-		if full {
-			l.ctr.connLimit.Inc()
-			c.Close()
-			l.limitLog.warn(l.cfg.Logger, "refused a connection: too many open connections",
-				"listener", l.cfg.Name, "remote", c.RemoteAddr().String(), "max_connections", l.cfg.MaxConnections)
-			continue
-		}
-		l.ctr.connections.Inc()
-		if !l.run.goroutine(func() { l.serveConn(c) }) {
-			l.forget(c)
-			return
-		}
-	}
-}
-
-func (l *TCP) forget(c net.Conn) {
-	c.Close()
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-	l.ctr.connections.Dec()
-}
 
 func (l *TCP) serveConn(c net.Conn) {
 	defer l.forget(c)
