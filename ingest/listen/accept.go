@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // acceptor is the accepting half shared by the stream listeners (TCP lines,
@@ -24,14 +26,14 @@ type acceptor struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 
-	limitLog, errLog *logLimiter
+	limitLog, errLog *ratelog.Limiter
 }
 
 func newAcceptor(name string, logger *slog.Logger, maxConns int, ln net.Listener, ctr *counters, serveConn func(net.Conn)) *acceptor {
 	a := &acceptor{
 		name: name, logger: logger, maxConns: maxConns, ln: ln, ctr: ctr, serveConn: serveConn,
 		conns:    make(map[net.Conn]struct{}),
-		limitLog: newLogLimiter(10 * time.Second), errLog: newLogLimiter(10 * time.Second),
+		limitLog: ratelog.New(10 * time.Second), errLog: ratelog.New(10 * time.Second),
 	}
 	a.run = newRunState(a.stop)
 	return a
@@ -61,7 +63,7 @@ func (a *acceptor) acceptLoop() {
 			}
 			// Out of file descriptors and the like: wait, as net/http does.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			a.errLog.warn(a.logger, "accepting a connection failed", "listener", a.name, "err", err, "retry_in", backoff)
+			a.errLog.Warn(a.logger, "accepting a connection failed", "listener", a.name, "err", err, "retry_in", backoff)
 			select {
 			case <-time.After(backoff):
 			case <-a.run.stopping:
@@ -79,7 +81,7 @@ func (a *acceptor) acceptLoop() {
 		if full {
 			a.ctr.connLimit.Inc()
 			c.Close()
-			a.limitLog.warn(a.logger, "refused a connection: too many open connections",
+			a.limitLog.Warn(a.logger, "refused a connection: too many open connections",
 				"listener", a.name, "remote", c.RemoteAddr().String(), "max_connections", a.maxConns)
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // batchReader reads a batch of datagrams into buffers it owns. Each reader
@@ -27,8 +29,8 @@ type datagramReaders struct {
 	newHandler NewHandler
 	maxSize    int
 	run        *runState
-	errLog     *logLimiter
-	truncLog   *logLimiter
+	errLog     *ratelog.Limiter
+	truncLog   *ratelog.Limiter
 }
 
 // loop reads batches until the socket is closed. Counters are kept in
@@ -59,7 +61,7 @@ func (d *datagramReaders) loop(r batchReader) {
 			d.ctr.bytes.Add(float64(bytes))
 			if truncated > 0 {
 				d.ctr.truncated.Add(float64(truncated))
-				if ok, suppressed := d.truncLog.allow(); ok {
+				if ok, suppressed := d.truncLog.Allow(); ok {
 					d.logger.Warn("dropped datagrams larger than the read buffer", "listener", d.name,
 						"count", truncated, "max_datagram_size", d.maxSize, "suppressed_similar", suppressed)
 				}
@@ -72,7 +74,7 @@ func (d *datagramReaders) loop(r batchReader) {
 			if errors.Is(err, net.ErrClosed) || d.run.isStopping() {
 				return
 			}
-			d.errLog.warn(d.logger, "reading datagrams failed", "listener", d.name, "err", err)
+			d.errLog.Warn(d.logger, "reading datagrams failed", "listener", d.name, "err", err)
 			// Do not spin on an error that repeats.
 			time.Sleep(10 * time.Millisecond)
 		}

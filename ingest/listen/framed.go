@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Drop reasons of the framed listener, in copenhagen_listener_dropped_total.
@@ -53,7 +55,7 @@ type FramedTCP struct {
 	tooLarge  prometheus.Counter
 	partial   prometheus.Counter
 	newHandle NewHandler
-	frameLog  *logLimiter
+	frameLog  *ratelog.Limiter
 }
 
 // ListenFramed binds the address so that errors surface before anything
@@ -90,7 +92,7 @@ func ListenFramed(cfg FramedConfig, newHandler NewHandler, reg prometheus.Regist
 		cfg: cfg, newHandle: newHandler,
 		tooLarge: v.dropped.WithLabelValues(cfg.Name, ReasonFrameTooLarge),
 		partial:  v.dropped.WithLabelValues(cfg.Name, ReasonIncompleteFrame),
-		frameLog: newLogLimiter(10 * time.Second),
+		frameLog: ratelog.New(10 * time.Second),
 	}
 	l.acceptor = newAcceptor(cfg.Name, cfg.Logger, cfg.MaxConnections, ln, ctr, l.serveConn)
 	cfg.Logger.Info("listening", "listener", cfg.Name, "network", cfg.Network, "addr", ln.Addr().String(),
@@ -141,7 +143,7 @@ func (l *FramedTCP) serveConn(c net.Conn) {
 				size := int(binary.BigEndian.Uint32(buf[off:]))
 				if size > l.cfg.MaxFrameSize {
 					l.tooLarge.Inc()
-					l.frameLog.warn(l.cfg.Logger, "closing a connection that sent a frame larger than the limit",
+					l.frameLog.Warn(l.cfg.Logger, "closing a connection that sent a frame larger than the limit",
 						"listener", l.cfg.Name, "remote", c.RemoteAddr().String(), "frame_size", size, "max_frame_size", l.cfg.MaxFrameSize)
 					if frames > 0 && fl != nil {
 						fl.Flush()

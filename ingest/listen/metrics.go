@@ -1,13 +1,9 @@
 package listen
 
 import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"sync/atomic"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/sharedmetric"
 )
 
 // Drop reasons used in copenhagen_listener_dropped_total.
@@ -51,35 +47,19 @@ func newVecs(reg prometheus.Registerer) (*vecs, error) {
 		return v, nil
 	}
 	var err error
-	if v.datagrams, err = registerShared(reg, v.datagrams); err != nil {
+	if v.datagrams, err = sharedmetric.Register(reg, v.datagrams); err != nil {
 		return nil, err
 	}
-	if v.bytes, err = registerShared(reg, v.bytes); err != nil {
+	if v.bytes, err = sharedmetric.Register(reg, v.bytes); err != nil {
 		return nil, err
 	}
-	if v.dropped, err = registerShared(reg, v.dropped); err != nil {
+	if v.dropped, err = sharedmetric.Register(reg, v.dropped); err != nil {
 		return nil, err
 	}
-	if v.connections, err = registerShared(reg, v.connections); err != nil {
+	if v.connections, err = sharedmetric.Register(reg, v.connections); err != nil {
 		return nil, err
 	}
 	return v, nil
-}
-
-// registerShared registers c, or returns the collector of the same kind that
-// another listener already registered.
-func registerShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering listener metrics: %w", err)
 }
 
 // counters are one listener's children of the shared vectors, resolved once
@@ -122,39 +102,4 @@ func newCounters(name string, reg prometheus.Registerer, stream bool) (*counters
 		c.truncated = v.dropped.WithLabelValues(name, ReasonDatagramTruncated)
 	}
 	return c, nil
-}
-
-// logLimiter lets through one log line per interval and counts the rest, so
-// a flood of drops cannot flood the log as well.
-type logLimiter struct {
-	every      time.Duration
-	next       atomic.Int64 // unix nanoseconds before which lines are suppressed
-	suppressed atomic.Int64
-}
-
-func newLogLimiter(every time.Duration) *logLimiter { return &logLimiter{every: every} }
-
-// allow reports whether a line may be logged now, and how many were
-// suppressed since the last one that was.
-func (l *logLimiter) allow() (bool, int64) {
-	now := time.Now().UnixNano()
-	next := l.next.Load()
-	if now < next || !l.next.CompareAndSwap(next, now+int64(l.every)) {
-		l.suppressed.Add(1)
-		return false, 0
-	}
-	return true, l.suppressed.Swap(0)
-}
-
-// warn logs msg through the limiter. Its variadic arguments allocate even
-// when the line is suppressed: hot paths call allow first.
-func (l *logLimiter) warn(logger *slog.Logger, msg string, args ...any) {
-	ok, suppressed := l.allow()
-	if !ok {
-		return
-	}
-	if suppressed > 0 {
-		args = append(args, "suppressed_similar", suppressed)
-	}
-	logger.Warn(msg, args...)
 }

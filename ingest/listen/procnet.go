@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // procNetUDPFiles are read at scrape time. A socket bound to ":port" is an
@@ -119,7 +121,7 @@ func readSockStats(files []string, inodes map[uint64]bool) (sockStats, error) {
 // so several listeners share the metric families without sharing state.
 type kernelCollector struct {
 	logger     *slog.Logger
-	logLimit   *logLimiter
+	logLimit   *ratelog.Limiter
 	files      []string
 	inodes     map[uint64]bool
 	rcvbuf     int // bytes granted, as SO_RCVBUF reports it halved
@@ -132,7 +134,7 @@ func newKernelCollector(name string, inodes []uint64, rcvbuf int, logger *slog.L
 	labels := prometheus.Labels{"listener": name}
 	c := &kernelCollector{
 		logger:   logger,
-		logLimit: newLogLimiter(time.Minute),
+		logLimit: ratelog.New(time.Minute),
 		files:    procNetUDPFiles,
 		inodes:   make(map[uint64]bool, len(inodes)),
 		rcvbuf:   rcvbuf,
@@ -166,7 +168,7 @@ func (c *kernelCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		// Failing the scrape would hide every other metric; the log says
 		// why this one is missing.
-		c.logLimit.warn(c.logger, "cannot read kernel socket statistics", "err", err)
+		c.logLimit.Warn(c.logger, "cannot read kernel socket statistics", "err", err)
 		return
 	}
 	if st.found == 0 {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults of TCPConfig.
@@ -54,7 +56,7 @@ type TCP struct {
 	cfg       TCPConfig
 	newHandle NewHandler
 	bufs      sync.Pool
-	lineLog   *logLimiter
+	lineLog   *ratelog.Limiter
 }
 
 // ListenTCP binds the address so that errors surface before anything
@@ -89,7 +91,7 @@ func ListenTCP(cfg TCPConfig, newHandler NewHandler, reg prometheus.Registerer) 
 	if err != nil {
 		return nil, err
 	}
-	l := &TCP{cfg: cfg, newHandle: newHandler, lineLog: newLogLimiter(10 * time.Second)}
+	l := &TCP{cfg: cfg, newHandle: newHandler, lineLog: ratelog.New(10 * time.Second)}
 	l.acceptor = newAcceptor(cfg.Name, cfg.Logger, cfg.MaxConnections, ln, ctr, l.serveConn)
 	size := cfg.ReadBufferSize
 	l.bufs.New = func() any { b := make([]byte, size); return &b }
@@ -169,7 +171,7 @@ func (l *TCP) publish(fr *lineFramer, c net.Conn) {
 		return
 	}
 	l.ctr.lineTooLong.Add(float64(fr.tooLong))
-	l.lineLog.warn(l.cfg.Logger, "skipped lines longer than the limit", "listener", l.cfg.Name,
+	l.lineLog.Warn(l.cfg.Logger, "skipped lines longer than the limit", "listener", l.cfg.Name,
 		"remote", c.RemoteAddr().String(), "count", fr.tooLong, "max_line_length", l.cfg.MaxLineLength)
 	fr.tooLong = 0
 }

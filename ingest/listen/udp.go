@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults of UDPConfig and UnixgramConfig.
@@ -170,7 +172,7 @@ func ListenUDP(cfg UDPConfig, newHandler NewHandler, reg prometheus.Registerer) 
 	l.d = &datagramReaders{
 		name: cfg.Name, logger: cfg.Logger, ctr: ctr, newHandler: newHandler,
 		maxSize: cfg.MaxDatagramSize, run: l.run,
-		errLog: newLogLimiter(10 * time.Second), truncLog: newLogLimiter(10 * time.Second),
+		errLog: ratelog.New(10 * time.Second), truncLog: ratelog.New(10 * time.Second),
 	}
 	if len(inodes) > 0 {
 		l.collector = newKernelCollector(cfg.Name, inodes, granted, cfg.Logger)

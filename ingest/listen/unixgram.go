@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // UnixgramConfig configures a unix datagram listener (DogStatsD clients use
@@ -97,7 +99,7 @@ func ListenUnixgram(cfg UnixgramConfig, newHandler NewHandler, reg prometheus.Re
 	l.d = &datagramReaders{
 		name: cfg.Name, logger: cfg.Logger, ctr: ctr, newHandler: newHandler,
 		maxSize: cfg.MaxDatagramSize, run: l.run,
-		errLog: newLogLimiter(10 * time.Second), truncLog: newLogLimiter(10 * time.Second),
+		errLog: ratelog.New(10 * time.Second), truncLog: ratelog.New(10 * time.Second),
 	}
 	cfg.Logger.Info("listening", "listener", cfg.Name, "network", "unixgram", "addr", cfg.Path, "readers", cfg.Readers)
 	if b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen"); err == nil {

@@ -1,12 +1,9 @@
 package relay
 
 import (
-	"errors"
-	"fmt"
-	"sync/atomic"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/sharedmetric"
 )
 
 // metrics are shared by every Relay on a Registerer (the StatsD and the
@@ -35,52 +32,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.sent, err = registerShared(reg, m.sent); err != nil {
+	if m.sent, err = sharedmetric.Register(reg, m.sent); err != nil {
 		return nil, err
 	}
-	if m.failures, err = registerShared(reg, m.failures); err != nil {
+	if m.failures, err = sharedmetric.Register(reg, m.failures); err != nil {
 		return nil, err
 	}
-	if m.dropped, err = registerShared(reg, m.dropped); err != nil {
+	if m.dropped, err = sharedmetric.Register(reg, m.dropped); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// registerShared registers c, or returns the collector of the same kind
-// that another Relay already registered.
-func registerShared[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("registering relay metrics: %w", err)
-}
-
-// logLimiter lets through one log line per interval and counts the rest.
-type logLimiter struct {
-	every      time.Duration
-	next       atomic.Int64 // unix nanoseconds before which lines are suppressed
-	suppressed atomic.Int64
-}
-
-func newLogLimiter(every time.Duration) *logLimiter { return &logLimiter{every: every} }
-
-// allow reports whether a line may be logged now, and how many were
-// suppressed since the last one. Callers check it before building the log
-// arguments, which would allocate on every suppressed call.
-func (l *logLimiter) allow() (bool, int64) {
-	now := time.Now().UnixNano()
-	next := l.next.Load()
-	if now < next || !l.next.CompareAndSwap(next, now+int64(l.every)) {
-		l.suppressed.Add(1)
-		return false, 0
-	}
-	return true, l.suppressed.Swap(0)
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults of Options.
@@ -174,7 +176,7 @@ type target struct {
 
 	sent, failures                    prometheus.Counter
 	droppedFull, droppedSend, closedC prometheus.Counter
-	dropLog, sendLog                  *logLimiter
+	dropLog, sendLog                  *ratelog.Limiter
 }
 
 func newTarget(name string, tr transport, opts Options, m *metrics) *target {
@@ -190,8 +192,8 @@ func newTarget(name string, tr transport, opts Options, m *metrics) *target {
 		droppedFull: m.dropped.WithLabelValues(name, ReasonQueueFull),
 		droppedSend: m.dropped.WithLabelValues(name, ReasonSendError),
 		closedC:     m.dropped.WithLabelValues(name, ReasonClosed),
-		dropLog:     newLogLimiter(10 * time.Second),
-		sendLog:     newLogLimiter(10 * time.Second),
+		dropLog:     ratelog.New(10 * time.Second),
+		sendLog:     ratelog.New(10 * time.Second),
 	}
 }
 
@@ -210,7 +212,7 @@ func (t *target) enqueue(lines []byte) {
 			return
 		}
 		t.droppedFull.Add(float64(dropped))
-		if ok, suppressed := t.dropLog.allow(); ok {
+		if ok, suppressed := t.dropLog.Allow(); ok {
 			t.logger.Warn("relay queue full: dropping lines", "target", t.name,
 				"lines", dropped, "queue_size", t.max, "suppressed_similar", suppressed)
 		}
@@ -256,7 +258,7 @@ func (t *target) flush() {
 	if res.failed > 0 {
 		t.failures.Add(float64(res.failures))
 		t.droppedSend.Add(float64(res.failed))
-		if ok, suppressed := t.sendLog.allow(); ok {
+		if ok, suppressed := t.sendLog.Allow(); ok {
 			t.logger.Warn("relaying lines failed", "target", t.name, "lines", res.failed, "err", res.err,
 				"suppressed_similar", suppressed)
 		}
