@@ -3,11 +3,11 @@ package graphite
 import (
 	"bytes"
 	"log/slog"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Sink consumes the points a Processor accepts.
@@ -52,7 +52,6 @@ type Processor struct {
 
 	maxLineLength int
 	logger        *slog.Logger
-	warnInterval  time.Duration
 	now           func() time.Time
 
 	received  [2]uint64 // plaintext, pickle
@@ -60,13 +59,7 @@ type Processor struct {
 	receivedC [2]prometheus.Counter
 	rejectedC []prometheus.Counter
 
-	warnCount  uint64
-	warnReason *ParseError
-	warnLine   [maxLoggedLine]byte
-	warnLen    int
-	warnFull   int
-	lastWarn   time.Time
-	warnedOnce bool
+	rejections ratelog.Rejections
 }
 
 // NewProcessor returns a Processor that feeds sink and counts into m (nil:
@@ -79,7 +72,6 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		sink:          sink,
 		maxLineLength: opts.MaxLineLength,
 		logger:        opts.Logger,
-		warnInterval:  opts.WarnInterval,
 		now:           opts.Now,
 		rejected:      make([]uint64, len(reasons)),
 		rejectedC:     make([]prometheus.Counter, len(reasons)),
@@ -87,8 +79,9 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
-	if p.warnInterval <= 0 {
-		p.warnInterval = 5 * time.Second
+	p.rejections.Every = opts.WarnInterval
+	if p.rejections.Every <= 0 {
+		p.rejections.Every = 5 * time.Second
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -192,18 +185,7 @@ func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
 
 func (p *Processor) reject(pe *ParseError, ln []byte) {
 	p.rejected[pe.idx]++
-	if p.warnCount == 0 {
-		p.warnReason = pe
-		p.warnFull = len(ln)
-		n := copy(p.warnLine[:], ln)
-		if n < len(ln) {
-			for n > 0 && !utf8.RuneStart(ln[n]) {
-				n--
-			}
-		}
-		p.warnLen = n
-	}
-	p.warnCount++
+	p.rejections.Add(pe.Reason, ln)
 }
 
 // FlushStats publishes the counts gathered since the last call and logs
@@ -222,23 +204,7 @@ func (p *Processor) FlushStats() {
 			p.rejected[i] = 0
 		}
 	}
-	if p.warnCount == 0 {
-		return
+	if p.rejections.Pending() > 0 {
+		p.rejections.Warn(p.logger, p.now(), "rejected carbon points; counts by reason in copenhagen_graphite_points_rejected_total", "input")
 	}
-	now := p.now()
-	if p.warnedOnce && now.Sub(p.lastWarn) < p.warnInterval {
-		return
-	}
-	p.warnedOnce = true
-	p.lastWarn = now
-	line := strconv.Quote(string(p.warnLine[:p.warnLen]))
-	if p.warnLen < p.warnFull {
-		line += "..."
-	}
-	p.logger.Warn("rejected carbon points; counts by reason in copenhagen_graphite_points_rejected_total",
-		"rejected", p.warnCount,
-		"example_reason", p.warnReason.Reason,
-		"example_input", line,
-		"example_input_bytes", p.warnFull)
-	p.warnCount = 0
 }

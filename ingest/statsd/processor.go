@@ -3,11 +3,11 @@ package statsd
 import (
 	"bytes"
 	"log/slog"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Sink consumes the metric lines a Processor accepts.
@@ -44,9 +44,6 @@ type ProcessorOptions struct {
 // only needs an example.
 const DefaultWarnInterval = 5 * time.Second
 
-// maxLoggedLine is how much of a rejected line the warning shows.
-const maxLoggedLine = 256
-
 // Processor splits datagrams (or blocks of complete lines from a TCP
 // stream) into lines, parses them and hands the metric lines to a Sink.
 //
@@ -60,7 +57,6 @@ type Processor struct {
 
 	maxLineLength int
 	logger        *slog.Logger
-	warnInterval  time.Duration
 	now           func() time.Time
 
 	// Local counts since the last FlushStats.
@@ -78,13 +74,7 @@ type Processor struct {
 	// Rate-limited warning: the first line rejected since the last warning
 	// (a truncated copy, as the input buffer is reused), and how many
 	// lines were rejected since then.
-	warnCount  uint64
-	warnReason *ParseError
-	warnLine   [maxLoggedLine]byte
-	warnLen    int
-	warnFull   int
-	lastWarn   time.Time
-	warnedOnce bool
+	rejections ratelog.Rejections
 }
 
 // NewProcessor returns a Processor that feeds sink and counts into m
@@ -97,7 +87,6 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		sink:          sink,
 		maxLineLength: opts.MaxLineLength,
 		logger:        opts.Logger,
-		warnInterval:  opts.WarnInterval,
 		now:           opts.Now,
 		rejected:      make([]uint64, len(reasons)),
 		rejectedC:     make([]prometheus.Counter, len(reasons)),
@@ -106,8 +95,9 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
-	if p.warnInterval <= 0 {
-		p.warnInterval = DefaultWarnInterval
+	p.rejections.Every = opts.WarnInterval
+	if p.rejections.Every <= 0 {
+		p.rejections.Every = DefaultWarnInterval
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -186,19 +176,7 @@ func (p *Processor) reject(err error, ln []byte) {
 		pe = ErrBadSection
 	}
 	p.rejected[pe.idx]++
-	if p.warnCount == 0 {
-		p.warnReason = pe
-		p.warnFull = len(ln)
-		n := copy(p.warnLine[:], ln)
-		if n < len(ln) {
-			// Do not cut a multi-byte character in two.
-			for n > 0 && !utf8.RuneStart(ln[n]) {
-				n--
-			}
-		}
-		p.warnLen = n
-	}
-	p.warnCount++
+	p.rejections.Add(pe.Reason, ln)
 }
 
 // FlushStats publishes the counts gathered since the last call to the
@@ -228,23 +206,7 @@ func (p *Processor) FlushStats() {
 		p.tagsDroppedC.Add(float64(p.tagsDropped))
 		p.tagsDropped = 0
 	}
-	if p.warnCount == 0 {
-		return
+	if p.rejections.Pending() > 0 {
+		p.rejections.Warn(p.logger, p.now(), "rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total", "line")
 	}
-	now := p.now()
-	if p.warnedOnce && now.Sub(p.lastWarn) < p.warnInterval {
-		return
-	}
-	p.warnedOnce = true
-	p.lastWarn = now
-	line := strconv.Quote(string(p.warnLine[:p.warnLen]))
-	if p.warnLen < p.warnFull {
-		line += "..."
-	}
-	p.logger.Warn("rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total",
-		"rejected", p.warnCount,
-		"example_reason", p.warnReason.Reason,
-		"example_line", line,
-		"example_line_bytes", p.warnFull)
-	p.warnCount = 0
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // seen is a copy of what a Sink received, safe to keep after the call.
@@ -331,7 +333,7 @@ func TestProcessorWarningIsRateLimited(t *testing.T) {
 		t.Errorf("third warning attrs %v", a)
 	}
 	ex := a["example_line"]
-	if !strings.HasSuffix(ex, `"...`) || strings.Contains(ex, `\x`) || len(ex) > maxLoggedLine+10 {
+	if !strings.HasSuffix(ex, `"...`) || strings.Contains(ex, `\x`) || len(ex) > ratelog.MaxExample+10 {
 		t.Errorf("long line not truncated on a character boundary: %s", ex)
 	}
 }
