@@ -531,7 +531,9 @@ func (t *tr) call(c *Call) (val, error) {
 			nodes = append(nodes, node{kind: names.NodeLabel, label: l})
 		}
 		return val{q: q, atom: true, single: len(ls) == 0, nodes: nodes, step: v.step}, nil
-	case "scale":
+	case "scale", "offset", "pow":
+		// Graphite's offset adds a constant; all three apply one number to
+		// every point.
 		v, err := t.first(c)
 		if err != nil {
 			return val{}, err
@@ -540,27 +542,8 @@ func (t *tr) call(c *Call) (val, error) {
 		if err != nil {
 			return val{}, err
 		}
-		return v.with(v.paren() + " * " + num(k)), nil
-	case "offset":
-		v, err := t.first(c)
-		if err != nil {
-			return val{}, err
-		}
-		k, err := t.number(c, 1, "factor", nil)
-		if err != nil {
-			return val{}, err
-		}
-		return v.with(v.paren() + " + " + num(k)), nil
-	case "pow":
-		v, err := t.first(c)
-		if err != nil {
-			return val{}, err
-		}
-		k, err := t.number(c, 1, "factor", nil)
-		if err != nil {
-			return val{}, err
-		}
-		return v.with(v.paren() + " ^ " + num(k)), nil
+		op := map[string]string{"scale": " * ", "offset": " + ", "pow": " ^ "}[name]
+		return v.with(v.paren() + op + num(k)), nil
 	case "absolute", "squareRoot":
 		v, err := t.first(c)
 		if err != nil {
