@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -514,17 +515,7 @@ type familySnapshot struct {
 }
 
 func hashSeries(name string, ls labels.Labels) uint64 {
-	return ls.Hash() ^ (hashString(name) * 0x9E3779B97F4A7C15)
-}
-
-// hashString is FNV-1a; names are short and this avoids a dependency.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
+	return ls.Hash() ^ (xxhash.Sum64String(name) * 0x9E3779B97F4A7C15)
 }
 
 func validMetricName(n string) bool {
