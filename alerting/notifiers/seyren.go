@@ -26,6 +26,8 @@ import (
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/alertmanager/template"
+
+	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
 // SeyrenFragment marks a webhook URL whose consumer expects Seyren's HTTP
@@ -129,25 +131,9 @@ type SeyrenCheck struct {
 	Subscriptions []SeyrenSubscription `json:"subscriptions"`
 }
 
-// SeyrenSubscription is the HTTP subscription that fired.
-type SeyrenSubscription struct {
-	ID          string `json:"id"`
-	Target      string `json:"target"`
-	Type        string `json:"type"`
-	Su          bool   `json:"su"`
-	Mo          bool   `json:"mo"`
-	Tu          bool   `json:"tu"`
-	We          bool   `json:"we"`
-	Th          bool   `json:"th"`
-	Fr          bool   `json:"fr"`
-	Sa          bool   `json:"sa"`
-	FromTime    string `json:"fromTime"`
-	ToTime      string `json:"toTime"`
-	IgnoreWarn  bool   `json:"ignoreWarn"`
-	IgnoreError bool   `json:"ignoreError"`
-	IgnoreOk    bool   `json:"ignoreOk"`
-	Enabled     bool   `json:"enabled"`
-}
+// SeyrenSubscription is the HTTP subscription that fired, in Seyren's own
+// model, the one the import reads.
+type SeyrenSubscription = seyren.Subscription
 
 // SeyrenAlert is one series' state change.
 type SeyrenAlert struct {
