@@ -145,22 +145,8 @@ func (c *AlertmanagerConfig) Validate() error {
 	if !slices.Contains(AlertmanagerAPIVersions, c.APIVersion) {
 		add(Fieldf("api_version", "expected v2, got %s", quote(c.APIVersion)))
 	}
-	if c.BasicAuth.PasswordFile != "" && c.BasicAuth.Username == "" {
-		add(Fieldf("basic_auth.username", "is required with basic_auth.password_file"))
-	}
-	if c.BasicAuth.Username != "" && c.BasicAuth.PasswordFile == "" {
-		add(Fieldf("basic_auth.password_file", "is required with basic_auth.username (passwords are read from files only)"))
-	}
-	if c.BasicAuth.Username != "" && c.BearerTokenFile != "" {
-		add(Fieldf("bearer_token_file", "cannot be used together with basic_auth"))
-	}
-	add(checkReadable("basic_auth.password_file", c.BasicAuth.PasswordFile))
-	add(checkReadable("bearer_token_file", c.BearerTokenFile))
-	add(checkReadable("tls_config.ca_file", c.TLSConfig.CAFile))
-	add(checkReadable("tls_config.cert_file", c.TLSConfig.CertFile))
-	add(checkReadable("tls_config.key_file", c.TLSConfig.KeyFile))
-	if (c.TLSConfig.CertFile == "") != (c.TLSConfig.KeyFile == "") {
-		add(Fieldf("tls_config", "cert_file and key_file must be given together"))
+	for _, err := range checkClientAuth(c.BasicAuth, c.BearerTokenFile, c.TLSConfig) {
+		add(err)
 	}
 	return errors.Join(errs...)
 }

@@ -179,22 +179,8 @@ func (c *RemoteWriteConfig) Validate() error {
 	if c.RemoteTimeout <= 0 {
 		add(Fieldf("remote_timeout", "must be greater than 0"))
 	}
-	if c.BasicAuth.PasswordFile != "" && c.BasicAuth.Username == "" {
-		add(Fieldf("basic_auth.username", "is required with basic_auth.password_file"))
-	}
-	if c.BasicAuth.Username != "" && c.BasicAuth.PasswordFile == "" {
-		add(Fieldf("basic_auth.password_file", "is required with basic_auth.username (passwords are read from files only)"))
-	}
-	if c.BasicAuth.Username != "" && c.BearerTokenFile != "" {
-		add(Fieldf("bearer_token_file", "cannot be used together with basic_auth"))
-	}
-	add(checkReadable("basic_auth.password_file", c.BasicAuth.PasswordFile))
-	add(checkReadable("bearer_token_file", c.BearerTokenFile))
-	add(checkReadable("tls_config.ca_file", c.TLSConfig.CAFile))
-	add(checkReadable("tls_config.cert_file", c.TLSConfig.CertFile))
-	add(checkReadable("tls_config.key_file", c.TLSConfig.KeyFile))
-	if (c.TLSConfig.CertFile == "") != (c.TLSConfig.KeyFile == "") {
-		add(Fieldf("tls_config", "cert_file and key_file must be given together"))
+	for _, err := range checkClientAuth(c.BasicAuth, c.BearerTokenFile, c.TLSConfig) {
+		add(err)
 	}
 	for name := range c.Headers {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)) {
@@ -251,4 +237,35 @@ func redactURL(s string) string {
 		return u.String()
 	}
 	return s
+}
+
+// checkClientAuth checks the credentials of an HTTP client section
+// (remote_write, alerting.alertmanagers): secrets come from readable files
+// only, basic auth and a bearer token exclude each other, a client
+// certificate comes with its key.
+func checkClientAuth(basic BasicAuthConfig, bearerTokenFile Path, tls TLSConfig) []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if basic.PasswordFile != "" && basic.Username == "" {
+		add(Fieldf("basic_auth.username", "is required with basic_auth.password_file"))
+	}
+	if basic.Username != "" && basic.PasswordFile == "" {
+		add(Fieldf("basic_auth.password_file", "is required with basic_auth.username (passwords are read from files only)"))
+	}
+	if basic.Username != "" && bearerTokenFile != "" {
+		add(Fieldf("bearer_token_file", "cannot be used together with basic_auth"))
+	}
+	add(checkReadable("basic_auth.password_file", basic.PasswordFile))
+	add(checkReadable("bearer_token_file", bearerTokenFile))
+	add(checkReadable("tls_config.ca_file", tls.CAFile))
+	add(checkReadable("tls_config.cert_file", tls.CertFile))
+	add(checkReadable("tls_config.key_file", tls.KeyFile))
+	if (tls.CertFile == "") != (tls.KeyFile == "") {
+		add(Fieldf("tls_config", "cert_file and key_file must be given together"))
+	}
+	return errs
 }
