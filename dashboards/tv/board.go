@@ -368,7 +368,6 @@ func (t *tileBuild) finish(now time.Time, staleIntervals int, vals map[string]pr
 		}
 		if t.Value == nil && t.severity == 0 && valuesErr == "" {
 			t.State = StateNoData
-			t.Reason = "no value"
 		}
 	}
 	t.LastState = t.State

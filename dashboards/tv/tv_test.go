@@ -162,7 +162,7 @@ func TestBoardStates(t *testing.T) {
 		{"c-warn", "warning", "warning", "15", "warn ≥ 10 · error ≥ 20", ""},
 		{"c-crit", "critical", "critical", "25", "warn ≥ 10 · error ≥ 20", ""},
 		{"c-inv", "critical", "critical", "5", "warn ≤ 20 · error ≤ 10", ""},
-		{"c-none", "nodata", "nodata", "NO DATA", "warn ≥ 10 · error ≥ 20", "no value"},
+		{"c-none", "nodata", "nodata", "NO DATA", "warn ≥ 10 · error ≥ 20", ""},
 		{"c-stop", "stale", "ok", "5", "warn ≥ 10 · error ≥ 20", "data stopped"},
 		{"c-live", "ok", "ok", "1", "warn ≥ 10 · error ≥ 20", ""},
 		{"rule:custom/QueueTooLong", "warning", "warning", "500", "", ""},
@@ -296,7 +296,7 @@ func manyChecks(t *testing.T, n int) string {
     interval: 200ms
     rules:
       - record: seyren_check_value
-        expr: label_replace(tv_value{check=%[1]q}, "check_id", %[1]q, "", "") or last_over_time(seyren_check_value{check_id=%[1]q}[400ms])
+        expr: label_replace(tv_value{check=%[1]q}, "check_id", %[1]q, "", "") or last_over_time(seyren_check_value{check_id=%[1]q}[5s])
         labels: {check_id: %[1]s}
       - alert: SeyrenM%[1]s
         expr: seyren_check_value{check_id=%[1]q} >= 800
