@@ -91,7 +91,9 @@ rules:
 	}
 
 	const backlog = "5a1f00000000000000000003" // thumbnails resize backlog: warn 1000, error 5000
-	gauge := func(v int) { sendUDP(t, fmt.Sprintf("127.0.0.1:%d", udpPort), fmt.Sprintf("thumbnails.worker.queue.resize.size:%d|g", v)) }
+	gauge := func(v int) {
+		sendUDP(t, fmt.Sprintf("127.0.0.1:%d", udpPort), fmt.Sprintf("thumbnails.worker.queue.resize.size:%d|g", v))
+	}
 	gauge(100)
 	waitLong(t, "the check evaluated", 20*time.Second, func() bool {
 		_, body := get("/tv/state?team=thumbnails", true)
