@@ -56,7 +56,7 @@ type evRules struct{ ev *evaluate.Evaluator }
 func (e evRules) RuleGroups() []*rules.Group    { return e.ev.Manager().RuleGroups() }
 func (e evRules) SelfAlerts() []*notifier.Alert { return e.ev.SelfAlerts() }
 
-func newEnv(t *testing.T, ruleFile string, now func() time.Time) *env {
+func newEnv(t testing.TB, ruleFile string, now func() time.Time) *env {
 	t.Helper()
 	e := &env{st: teststorage.New(t), reg: prometheus.NewRegistry()}
 	e.eng = promql.NewEngine(promql.EngineOpts{MaxSamples: 1e6, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
@@ -85,7 +85,7 @@ func newEnv(t *testing.T, ruleFile string, now func() time.Time) *env {
 	return e
 }
 
-func (e *env) set(t *testing.T, check string, v float64) {
+func (e *env) set(t testing.TB, check string, v float64) {
 	t.Helper()
 	app := e.st.Appender(context.Background())
 	if _, err := app.Append(0, labels.FromStrings("__name__", "tv_value", "check", check), time.Now().UnixMilli(), v); err != nil {
@@ -286,12 +286,12 @@ func TestFormatValue(t *testing.T) {
 
 // manyChecks writes n checks in the imported shape, with long names, and
 // returns the rule file.
-func manyChecks(t *testing.T, n int) string {
+func manyChecks(t testing.TB, n int) string {
 	var b strings.Builder
 	b.WriteString("groups:\n")
 	names := []string{"catalog 500s", "catalog get_program p90 latency of the recommendations backend", "thumbnails resize backlog", "web front error ratio", "db"}
 	for i := range n {
-		id := fmt.Sprintf("m%02d", i)
+		id := fmt.Sprintf("m%03d", i)
 		fmt.Fprintf(&b, `  - name: seyren-%[1]s
     interval: 200ms
     rules:
@@ -333,11 +333,11 @@ func fits(t *testing.T, br *tvbrowser.Browser, dir string, n int) {
 			// Widest realistic values: a thousand-something, "NO DATA", 12.3k.
 			switch i % 4 {
 			case 0:
-				e.set(t, fmt.Sprintf("m%02d", i), 1234.5)
+				e.set(t, fmt.Sprintf("m%03d", i), 1234.5)
 			case 1:
-				e.set(t, fmt.Sprintf("m%02d", i), 12345)
+				e.set(t, fmt.Sprintf("m%03d", i), 12345)
 			case 2:
-				e.set(t, fmt.Sprintf("m%02d", i), 450.25)
+				e.set(t, fmt.Sprintf("m%03d", i), 450.25)
 			}
 		}
 		waitFor(t, "tiles evaluated", 20*time.Second, func() bool {
@@ -451,4 +451,44 @@ func TestPageFollowsAlerts(t *testing.T) {
 		}
 	}
 	p.Screenshot(t, filepath.Join(dir, "tv-alpha-lost-1920x1080.png"))
+}
+
+// BenchmarkState is one /tv/state answer for a board of 200 imported
+// checks (the rules manager's groups, one instant query of their values,
+// the JSON): what each TV costs per refresh.
+func BenchmarkState(b *testing.B) {
+	e := newEnv(b, manyChecks(b, 200), nil)
+	for i := range 200 {
+		e.set(b, fmt.Sprintf("m%03d", i), float64(i*10))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(e.srv.URL + "/tv/state")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var bd tv.Board
+		json.NewDecoder(resp.Body).Decode(&bd)
+		resp.Body.Close()
+		if len(bd.Tiles) == 200 && bd.Counts["nodata"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("board not evaluated: %v", bd.Counts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.ev.Stop() // measure the page, not rule evaluation running beside it
+	req := httptest.NewRequest("GET", "/tv/state", nil)
+	mux := http.NewServeMux()
+	e.h.Register(mux)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
 }
