@@ -446,6 +446,9 @@ func FormatValue(v float64) string {
 		return "0"
 	}
 	a := math.Abs(v)
+	if a >= 1e15 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
 	for _, u := range []struct {
 		from, div float64
 		suffix    string
