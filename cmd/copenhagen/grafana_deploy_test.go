@@ -241,6 +241,6 @@ rules:
 		}
 	}
 	if t.Failed() {
-		t.Logf("log:\n%s", strings.TrimSpace(p.stderr.String()))
+		t.Logf("log:\n%s", strings.TrimSpace(stoppedLog(p)))
 	}
 }

@@ -15,6 +15,16 @@ import (
 	"github.com/copenhagen-obs/copenhagen/dashboards/tv/tvbrowser"
 )
 
+// stoppedLog stops the binary and returns its log: the buffer is written
+// by os/exec's copying goroutine until the process has exited.
+func stoppedLog(p *proc) string {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	return p.stderr.String()
+}
+
 // -tv-screenshots DIR keeps the screenshots of TestTVPageInChromium.
 var tvShots = flag.String("tv-screenshots", "", "directory for the TV page screenshots")
 
@@ -78,7 +88,7 @@ rules:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 20s:\n%s", p.stderr.String())
+			t.Fatalf("not ready after 20s:\n%s", stoppedLog(p))
 		}
 	}
 	for _, path := range []string{"/tv", "/tv/state", "/tv/tv.js"} {
@@ -148,6 +158,6 @@ rules:
 		pg.WaitState(t, backlog, "ok", 15*time.Second)
 	}
 	if t.Failed() {
-		t.Logf("copenhagen log:\n%s", p.stderr.String())
+		t.Logf("copenhagen log:\n%s", stoppedLog(p))
 	}
 }
