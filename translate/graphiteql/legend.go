@@ -710,3 +710,37 @@ func argBool(c *Call, i int, name string) (bool, bool) {
 	}
 	return b.Value, true
 }
+
+// PathLabels lists, for each node of a path, the label that holds it in
+// the translated series ("" for a node held by no single label; a node
+// some mapping rules keep in one label and others in none counts as that
+// label): what a dashboard's find query (a template variable) enumerates.
+func PathLabels(path string, r *Resolver) ([]string, error) {
+	n, err := Parse(path)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := n.(*Path)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a path", path)
+	}
+	t := &tr{r: r}
+	v, err := t.path(p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(p.Segments))
+	for i := range out {
+		if i >= len(v.nodes) {
+			continue
+		}
+		switch nd := v.nodes[i]; {
+		case nd.kind == names.NodeLabel:
+			out[i] = nd.label
+		case nd.kind == names.NodeMixed && len(nd.labels) == 1:
+			// Held by that label wherever a mapping rule keeps it.
+			out[i] = nd.labels[0]
+		}
+	}
+	return out, nil
+}
