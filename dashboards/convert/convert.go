@@ -91,7 +91,7 @@ var mixedDS = doc{"type": "datasource", "uid": "-- Mixed --"}
 type conv struct {
 	opts     Options
 	rep      *Report
-	promRef  doc            // the Prometheus data source reference
+	promRef  doc               // the Prometheus data source reference
 	inputs   map[string]string // ${DS_GRAPHITE} -> ${DS_PROMETHEUS}
 	graphite map[string]bool   // data source names known to be Graphite
 }

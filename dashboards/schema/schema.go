@@ -3,7 +3,7 @@ package schema
 import (
 	"bytes"
 	"embed"
-		"fmt"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
