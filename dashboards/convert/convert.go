@@ -161,7 +161,7 @@ func (c *conv) dashboard(d doc) error {
 	}
 	// Options Grafana itself removed from the model (sharedCrosshair became
 	// graphTooltip in schema 14; hideControls and style went with the
-	// Angular UI).
+	// Angular UI; iteration was the repeat bookkeeping of Grafana 6 and 7).
 	if v, ok := d["sharedCrosshair"]; ok {
 		if b, _ := v.(bool); b {
 			if _, has := d["graphTooltip"]; !has {
@@ -171,12 +171,13 @@ func (c *conv) dashboard(d doc) error {
 		delete(d, "sharedCrosshair")
 		c.note("sharedCrosshair became graphTooltip, as Grafana migrates it")
 	}
-	for _, k := range []string{"hideControls", "style"} {
+	for _, k := range []string{"hideControls", "style", "iteration"} {
 		if _, ok := d[k]; ok {
 			delete(d, k)
 			c.note("%s removed: Grafana no longer has it", k)
 		}
 	}
+	c.model(d)
 	c.templating(d)
 	c.annotations(d)
 	if ps, ok := d["panels"].([]any); ok {
@@ -326,6 +327,7 @@ func (c *conv) panels(ps []any, row string) {
 			continue
 		}
 		if p["type"] == "row" {
+			stripNulls(p)
 			title, _ := p["title"].(string)
 			if c.isGraphiteDS(p["datasource"]) {
 				p["datasource"] = c.promRef
@@ -346,9 +348,11 @@ func (c *conv) panels(ps []any, row string) {
 }
 
 func (c *conv) panel(p doc, row string) {
+	stripNulls(p)
+	fixLinks(p["links"])
 	typ, _ := p["type"].(string)
 	title, _ := p["title"].(string)
-	pr := PanelReport{ID: p["id"], Title: title, Type: typ, Row: row}
+	pr := PanelReport{ID: p["id"], Title: title, Type: typ, Row: row, Targets: []TargetReport{}}
 	targets, _ := p["targets"].([]any)
 	panelDS := p["datasource"]
 	graphitePanel := c.isGraphiteDS(panelDS)
@@ -410,10 +414,10 @@ func (c *conv) panel(p doc, row string) {
 			pr.Targets = append(pr.Targets, tr)
 			continue
 		}
-		tr.PromQL = res.PromQL
+		tr.PromQL = regexVars(res.PromQL)
 		nt := doc{
 			"refId":      ref,
-			"expr":       res.PromQL,
+			"expr":       tr.PromQL,
 			"datasource": c.promRef,
 			"editorMode": "code",
 			"range":      true,
@@ -465,6 +469,7 @@ func (c *conv) panel(p doc, row string) {
 	case "text":
 		pr.Notes = append(pr.Notes, textOptions(p)...)
 	}
+	pr.Notes = append(pr.Notes, currentOptions(p)...)
 	c.checkOverrides(p, pr.ID, legends)
 	if anyKept {
 		var lines []string

@@ -690,3 +690,155 @@ func textOptions(p doc) []string {
 	p["options"] = opts
 	return []string{"text panel options moved into options"}
 }
+
+// statDefaults are the stat panel options Grafana fills in when a panel
+// saved by an older version lacks them.
+var statDefaults = map[string]any{
+	"graphMode": "area", "colorMode": "value", "justifyMode": "auto", "textMode": "auto", "wideLayout": true,
+	"showPercentChange": false, "percentChangeColorMode": "standard", "orientation": "auto",
+}
+
+// currentOptions brings the options of timeseries and stat panels saved
+// by Grafana 7 and 8 to the current model, as Grafana's own migrations do
+// on load: hideFrom.graph becomes viz, legends say showLegend, tooltips
+// have a sort, stat options their defaults, and value mappings the
+// schema 30 form.
+func currentOptions(p doc) []string {
+	typ, _ := p["type"].(string)
+	var notes []string
+	fc, _ := p["fieldConfig"].(doc)
+	if fc != nil {
+		stripNulls(fc)
+		if _, ok := fc["overrides"]; !ok {
+			fc["overrides"] = []any{}
+		}
+		if _, ok := fc["defaults"]; !ok {
+			fc["defaults"] = doc{}
+		}
+		d, _ := fc["defaults"].(doc)
+		if m, ok := d["mappings"].([]any); ok {
+			d["mappings"] = upgradeMappings(m)
+		}
+		if c, ok := d["custom"].(doc); ok {
+			migrateHideFrom(c)
+		}
+		ovs, _ := fc["overrides"].([]any)
+		for _, x := range ovs {
+			o, _ := x.(doc)
+			props, _ := o["properties"].([]any)
+			for _, y := range props {
+				pr, _ := y.(doc)
+				if pr["id"] == "custom.hideFrom" {
+					if v, ok := pr["value"].(doc); ok {
+						migrateHideFrom(doc{"hideFrom": v})
+					}
+				}
+			}
+		}
+	}
+	opts, _ := p["options"].(doc)
+	switch typ {
+	case "timeseries":
+		if opts == nil {
+			opts = doc{}
+			p["options"] = opts
+		}
+		lg, ok := opts["legend"].(doc)
+		if !ok {
+			lg = doc{"displayMode": "list", "placement": "bottom", "calcs": []any{}}
+			opts["legend"] = lg
+		}
+		if _, ok := lg["showLegend"]; !ok {
+			lg["showLegend"] = lg["displayMode"] != "hidden"
+			if lg["displayMode"] == "hidden" {
+				lg["displayMode"] = "list"
+			}
+		}
+		setDefault(lg, "displayMode", "list")
+		setDefault(lg, "placement", "bottom")
+		setDefault(lg, "calcs", []any{})
+		tt, ok := opts["tooltip"].(doc)
+		if !ok {
+			tt = doc{"mode": "single"}
+			opts["tooltip"] = tt
+		}
+		setDefault(tt, "mode", "single")
+		setDefault(tt, "sort", "none")
+	case "stat":
+		if opts == nil {
+			opts = doc{}
+			p["options"] = opts
+		}
+		for k, v := range statDefaults {
+			setDefault(opts, k, v)
+		}
+		if _, ok := opts["reduceOptions"]; !ok {
+			opts["reduceOptions"] = doc{"calcs": []any{"lastNotNull"}, "fields": "", "values": false}
+		}
+	}
+	return notes
+}
+
+func migrateHideFrom(custom doc) {
+	hf, ok := custom["hideFrom"].(doc)
+	if !ok {
+		return
+	}
+	if g, ok := hf["graph"]; ok {
+		hf["viz"] = g
+		delete(hf, "graph")
+	}
+	setDefault(hf, "viz", false)
+	setDefault(hf, "legend", false)
+	setDefault(hf, "tooltip", false)
+}
+
+// upgradeMappings converts Grafana 7 value mappings ({type: 1, value,
+// text} and {type: 2, from, to, text}) to the current form (schema 30).
+func upgradeMappings(ms []any) []any {
+	var out []any
+	values := doc{}
+	var valuesAt = -1
+	for i, x := range ms {
+		m, ok := x.(doc)
+		if !ok {
+			continue
+		}
+		t, isNum := toInt(m["type"])
+		if _, isStr := m["type"].(string); isStr || !isNum {
+			out = append(out, m)
+			continue
+		}
+		text, _ := m["text"].(string)
+		result := doc{"text": text, "index": i}
+		switch t {
+		case 1:
+			val := fmt.Sprint(m["value"])
+			if val == "null" {
+				out = append(out, doc{"type": "special", "options": doc{"match": "null", "result": result}})
+				continue
+			}
+			if valuesAt < 0 {
+				valuesAt = len(out)
+				out = append(out, nil)
+			}
+			values[val] = result
+		case 2:
+			var from, to any
+			if f, ok := toFloat(m["from"]); ok {
+				from = f
+			}
+			if f, ok := toFloat(m["to"]); ok {
+				to = f
+			}
+			out = append(out, doc{"type": "range", "options": doc{"from": from, "to": to, "result": result}})
+		}
+	}
+	if valuesAt >= 0 {
+		out[valuesAt] = doc{"type": "value", "options": values}
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return out
+}

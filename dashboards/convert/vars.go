@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -143,15 +144,17 @@ func (c *conv) labelValues(q string) (string, error) {
 			lastErr = err.Error()
 			continue
 		}
-		return fmt.Sprintf("label_values(%s, %s)", sel, label), nil
+		return fmt.Sprintf("label_values(%s, %s)", regexVars(sel), label), nil
 	}
 	return "", fmt.Errorf("query %q: %s", q, lastErr)
 }
 
 var varRE = regexp.MustCompile(`\$\{[^}]*\}|\[\[[^\]]*\]\]|\$[A-Za-z0-9_]+`)
 
-// selectorOf picks, from a translated expression, the first series
-// selector that has the label, without the label's own matcher.
+// selectorOf builds the series selector of a label_values() query from
+// a translated expression: the metric names of all its selectors, and the
+// matchers they share. The enumerated label's own matcher is kept (a glob
+// on that node narrows the values) unless it is a template variable.
 func selectorOf(promql, label string) (string, error) {
 	var vars []string
 	masked := varRE.ReplaceAllStringFunc(promql, func(v string) string {
@@ -162,34 +165,67 @@ func selectorOf(promql, label string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The first selector of a mapped metric (a literal name), else the
-	// first one.
-	var found, named *parser.VectorSelector
+	var sels []*parser.VectorSelector
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok {
-			if found == nil {
-				found = vs
-			}
-			if named == nil && vs.Name != "" {
-				named = vs
-			}
+			sels = append(sels, vs)
 		}
 		return nil
 	})
-	if named != nil {
-		found = named
+	// Selectors of unmapped names (a __name__ regex) select what no
+	// mapping rule covers: enumerate over the mapped metrics when any.
+	var named []*parser.VectorSelector
+	for _, s := range sels {
+		if s.Name != "" {
+			named = append(named, s)
+		}
 	}
-	if found == nil {
+	if len(named) > 0 {
+		sels = named
+	}
+	if len(sels) == 0 {
 		return "", fmt.Errorf("no series selector in %s", promql)
 	}
-	var ms []*labels.Matcher
-	for _, m := range found.LabelMatchers {
-		if m.Name == label {
+	var metricNames []string
+	seen := map[string]bool{}
+	for _, s := range sels {
+		if s.Name != "" && !seen[s.Name] {
+			seen[s.Name] = true
+			metricNames = append(metricNames, s.Name)
+		}
+	}
+	// Matchers every selector has.
+	var common []*labels.Matcher
+	for _, m := range sels[0].LabelMatchers {
+		if m.Name == labels.MetricName {
 			continue
 		}
-		ms = append(ms, m)
+		if m.Name == label && strings.Contains(m.Value, "__tmplvar") {
+			continue
+		}
+		shared := true
+		for _, s := range sels[1:] {
+			found := false
+			for _, o := range s.LabelMatchers {
+				found = found || (o.Name == m.Name && o.Type == m.Type && o.Value == m.Value)
+			}
+			shared = shared && found
+		}
+		if shared {
+			common = append(common, m)
+		}
 	}
-	sel := (&parser.VectorSelector{Name: found.Name, LabelMatchers: ms}).String()
+	vs := &parser.VectorSelector{LabelMatchers: common}
+	switch len(metricNames) {
+	case 0:
+		return "", fmt.Errorf("no metric name in %s", promql)
+	case 1:
+		vs.Name = metricNames[0]
+	default:
+		sort.Strings(metricNames)
+		vs.LabelMatchers = append([]*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, strings.Join(metricNames, "|"))}, common...)
+	}
+	sel := vs.String()
 	// Put the template variables back.
 	sel = regexp.MustCompile(`__tmplvar(\d+)__`).ReplaceAllStringFunc(sel, func(m string) string {
 		var i int
@@ -225,6 +261,7 @@ func (c *conv) annotations(d doc) {
 			}
 			continue
 		}
+		stripNulls(an)
 		if !c.isGraphiteDS(an["datasource"]) {
 			continue
 		}
@@ -234,6 +271,16 @@ func (c *conv) annotations(d doc) {
 		if target == "" {
 			tags, _ := an["tags"].(string)
 			tr.Graphite = "events(" + tags + ")"
+			// The Graphite annotation editor's current form: the tags in
+			// the target object.
+			var tl []any
+			for _, t := range strings.Fields(tags) {
+				tl = append(tl, t)
+			}
+			if _, ok := an["tags"]; ok {
+				delete(an, "tags")
+				an["target"] = doc{"fromAnnotations": true, "tags": tl, "target": ""}
+			}
 			tr.Status, tr.Reason = graphiteql.Untranslated, "untranslated: Graphite events have no PromQL source (use Grafana annotations or Loki)"
 			an["enable"] = false
 			an["datasource"] = graphiteRef(an["datasource"])
@@ -245,9 +292,10 @@ func (c *conv) annotations(d doc) {
 		if res.Status == graphiteql.Untranslated {
 			an["enable"] = false
 			an["datasource"] = graphiteRef(an["datasource"])
+			an["target"] = doc{"fromAnnotations": true, "target": target, "textEditor": true}
 		} else {
 			delete(an, "target")
-			an["expr"] = res.PromQL
+			an["expr"] = regexVars(res.PromQL)
 			an["datasource"] = c.promRef
 			an["step"] = "60s"
 			if res.Legend != nil && res.Legend.Exact {

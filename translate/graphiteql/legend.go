@@ -76,6 +76,9 @@ type seriesName struct {
 	// first holds the nodes of the first path expression inside the name,
 	// which aliasByNode uses for names that are function calls.
 	first [][]part
+	// tagged series (seriesByTag) carry their tags as labels of the same
+	// names.
+	tagged bool
 }
 
 func (s seriesName) format() string {
@@ -369,7 +372,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if err != nil {
 			return s, err
 		}
-		return seriesName{parts: key, pathExpr: s.pathExpr}, nil
+		return seriesName{parts: key, pathExpr: s.pathExpr, tagged: s.tagged}, nil
 	case "aliasByMetric":
 		s, err := lt.first(c)
 		if err != nil {
@@ -588,7 +591,8 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 	case "legendValue", "cactiStyle":
 		return seriesName{}, noLegend("%s writes values into the series names", c.Name)
 	case "seriesByTag":
-		return seriesName{}, noLegend("seriesByTag names each series by its tags: use aliasByTags to name them")
+		why := "seriesByTag names each series by its name and tags (name;tag=value...), which no legendFormat spells"
+		return seriesName{parts: []part{{unknown: why}}, pathExpr: []part{{unknown: why}}, tagged: true}, nil
 	}
 	return seriesName{}, noLegend("the names graphite-web gives after %s are not modelled", c.Name)
 }
@@ -638,8 +642,16 @@ func aggKey(c *Call, s seriesName, args []Node) ([]part, error) {
 			}
 			key = append(key, ns[i])
 		case *String:
-			if a.Value == "name" {
+			if s.tagged && a.Value != "name" {
+				key = append(key, []part{{label: a.Value}})
+				continue
+			}
+			if a.Value == "name" && !s.tagged {
 				key = append(key, s.parts)
+				continue
+			}
+			if a.Value == "name" {
+				key = append(key, []part{{unknown: "the name tag of a tagged series is its Graphite name, which the translated series do not carry"}})
 				continue
 			}
 			return nil, noLegend("%s: tag %q of series that are not tagged is empty in Graphite", c.Name, a.Value)

@@ -35,6 +35,9 @@ func TestLegendOf(t *testing.T) {
 		{`aliasSub(stats.catalog.http.*.500, '^.*http\.', '')`, "", false},
 		{`cactiStyle(stats.catalog.http.*.500)`, "", false},
 		{`stats.catalog.*.*.500`, "", false},
+		{`aliasByTags(seriesByTag('name=thumbnails.worker.queue', 'queue=~re.*'), 'queue')`, "{{queue}}", true},
+		{`aliasByTags(seriesByTag('name=thumbnails.worker.queue'), 'name')`, "", false},
+		{`seriesByTag('name=thumbnails.worker.queue')`, "", false},
 	}
 	for _, c := range cases {
 		l := LegendOf(c.target, r)
