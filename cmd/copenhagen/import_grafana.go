@@ -20,7 +20,7 @@ import (
 // grafanaFlags are the flags of `copenhagen import grafana`.
 type grafanaFlags struct {
 	from, out, statsdMapping, graphiteMapping, tokenFile, datasourceUID *string
-	timeout                                                              *time.Duration
+	timeout                                                             *time.Duration
 }
 
 func importGrafanaFlags(cmd *kingpin.CmdClause) *grafanaFlags {
