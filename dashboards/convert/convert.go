@@ -311,14 +311,23 @@ func expand(target string, byRef map[string]string, depth int) (string, error) {
 			err = fmt.Errorf("#%s refers to no target", ref)
 			return m
 		}
+		if err != nil {
+			return m
+		}
 		e, xerr := expand(t, byRef, depth+1)
 		if xerr != nil {
 			err = xerr
 		}
 		return e
 	})
+	if err == nil && len(out) > maxTarget {
+		err = fmt.Errorf("the target with its #references expanded is longer than %d bytes", maxTarget)
+	}
 	return out, err
 }
+
+// maxTarget bounds a target with its #references expanded.
+const maxTarget = 64 << 10
 
 func (c *conv) panels(ps []any, row string) {
 	for _, x := range ps {

@@ -320,10 +320,14 @@ func pyStr(n *Number) string {
 func (lt *legendTr) call(c *Call) (seriesName, error) {
 	if agg, ok := aggregateNames[c.Name]; ok {
 		var exprs [][]part
+		var firstArg *seriesName
 		for _, a := range c.Args {
 			s, err := lt.name(a)
 			if err != nil {
 				return seriesName{}, err
+			}
+			if firstArg == nil {
+				firstArg = &s
 			}
 			if s.pathExpr == nil {
 				return seriesName{}, noLegend("%s: the name Graphite gives is not known here", c.Name)
@@ -346,7 +350,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 			}
 			inner = concat(inner, e)
 		}
-		return lt.created(concat(lit(agg+"("), inner, lit(")")), c)
+		return created(concat(lit(agg+"("), inner, lit(")")), firstArg), nil
 	}
 	switch c.Name {
 	case "alias":
@@ -490,7 +494,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if len(c.Args) > 2 {
 			return s, noLegend("asPercent with nodes: the names are not modelled")
 		}
-		return lt.created(concat(lit("asPercent("), s.parts, lit(","), total, lit(")")), c)
+		return created(concat(lit("asPercent("), s.parts, lit(","), total, lit(")")), &s), nil
 	case "divideSeries":
 		s, err := lt.first(c)
 		if err != nil {
@@ -503,13 +507,13 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if err != nil {
 			return s, err
 		}
-		return lt.created(concat(lit("divideSeries("), s.parts, lit(","), d.parts, lit(")")), c)
+		return created(concat(lit("divideSeries("), s.parts, lit(","), d.parts, lit(")")), &s), nil
 	case "constantLine":
 		n, ok := argNumber(c, 0)
 		if !ok {
 			return seriesName{}, noLegend("constantLine: expected a number")
 		}
-		return lt.created(lit("constantLine("+pyStr(n)+")"), c)
+		return created(lit("constantLine("+pyStr(n)+")"), nil), nil
 	case "summarize", "hitcount":
 		s, err := lt.first(c)
 		if err != nil {
@@ -532,7 +536,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		} else if b, ok := argBool(c, 2, "alignToInterval"); ok && b {
 			extra += ", true"
 		}
-		return lt.created(concat(lit(c.Name+"("), s.parts, lit(`, "`+iv+`"`+extra+")")), c)
+		return created(concat(lit(c.Name+"("), s.parts, lit(`, "`+iv+`"`+extra+")")), &s), nil
 	}
 	if sameNames[c.Name] {
 		return lt.first(c)
@@ -599,14 +603,12 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 
 // created is a series graphite-web creates, named name: its pathExpression
 // is its name, and the first path inside it is that of its first argument.
-func (lt *legendTr) created(name []part, c *Call) (seriesName, error) {
+func created(name []part, first *seriesName) seriesName {
 	s := seriesName{parts: name, pathExpr: name}
-	if len(c.Args) > 0 {
-		if inner, err := lt.name(c.Args[0]); err == nil {
-			s.first = inner.firstOr()
-		}
+	if first != nil {
+		s.first = first.firstOr()
 	}
-	return s, nil
+	return s
 }
 
 // firstOr is the first path of the name, or its own nodes when it is one.

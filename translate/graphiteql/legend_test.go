@@ -61,3 +61,29 @@ func TestTranslateGraphLegend(t *testing.T) {
 		t.Fatalf("untranslated target with a legend: %+v", res)
 	}
 }
+
+// Deep nesting costs linear time: each argument's name is worked out once.
+func TestLegendDeepNesting(t *testing.T) {
+	r := resolvers(t)[""]
+	target := "stats.gauges.thumbnails.worker.queue.resize.size"
+	for i := 0; i < 90; i++ {
+		target = "sumSeries(asPercent(" + target + ", 2))"
+	}
+	l := LegendOf(target, r)
+	if !l.Exact || len(l.Format) < 90*len("sumSeries(asPercent(") {
+		t.Fatalf("legend %.80q exact=%v %s", l.Format, l.Exact, l.Reason)
+	}
+}
+
+func FuzzLegendOf(f *testing.F) {
+	for _, s := range []string{`aliasByNode(sumSeriesWithWildcards(stats.catalog.http.$route.*, 4), 3)`, `alias(asPercent(sumSeries(a.*), #A), 'x')`, `aliasSub(a.b, '(', 'x')`} {
+		f.Add(s)
+	}
+	r := resolvers(f)[""]
+	f.Fuzz(func(t *testing.T, target string) {
+		l := LegendOf(target, r)
+		if !l.Exact && l.Reason == "" {
+			t.Fatalf("%q: inexact legend without a reason", target)
+		}
+	})
+}
