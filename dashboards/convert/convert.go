@@ -298,26 +298,49 @@ func isGraphiteTarget(t doc) bool {
 var refRE = regexp.MustCompile(`#([A-Z]{1,3})\b`)
 
 // expand replaces the #A references of a target with the targets they
-// name, recursively, as Grafana's targetFull does.
+// name, recursively, as Grafana's targetFull does. Each reference is
+// expanded once; cycles and expansions longer than maxTarget are errors.
 func expand(target string, byRef map[string]string, depth int) (string, error) {
+	e := &expander{byRef: byRef, done: map[string]string{}, busy: map[string]bool{}}
+	return e.expand(target, depth)
+}
+
+type expander struct {
+	byRef map[string]string
+	done  map[string]string
+	busy  map[string]bool
+}
+
+func (x *expander) expand(target string, depth int) (string, error) {
 	if depth > 10 {
-		return "", fmt.Errorf("the #references nest more than 10 deep (a cycle?)")
+		return "", fmt.Errorf("the #references nest more than 10 deep")
 	}
 	var err error
 	out := refRE.ReplaceAllStringFunc(target, func(m string) string {
+		if err != nil {
+			return m
+		}
 		ref := m[1:]
-		t, ok := byRef[ref]
+		if e, ok := x.done[ref]; ok {
+			return e
+		}
+		t, ok := x.byRef[ref]
 		if !ok {
 			err = fmt.Errorf("#%s refers to no target", ref)
 			return m
 		}
-		if err != nil {
+		if x.busy[ref] {
+			err = fmt.Errorf("#%s refers to itself through other targets", ref)
 			return m
 		}
-		e, xerr := expand(t, byRef, depth+1)
+		x.busy[ref] = true
+		e, xerr := x.expand(t, depth+1)
+		x.busy[ref] = false
 		if xerr != nil {
 			err = xerr
+			return m
 		}
+		x.done[ref] = e
 		return e
 	})
 	if err == nil && len(out) > maxTarget {
