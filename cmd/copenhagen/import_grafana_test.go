@@ -30,7 +30,7 @@ func TestImportGrafanaDir(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, uid := range []string{"catalog-tv", "catalog-overview", "thumbnails-tv"} {
+	for _, uid := range []string{"catalog-tv", "catalog-overview", "thumbnails-tv", "graphite-names"} {
 		data, err := os.ReadFile(filepath.Join(out, uid+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestImportGrafanaDir(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Dashboards) != 3 || rep.Totals["untranslated"] != 1 || rep.Totals["translated"]+rep.Totals["partial"] != 24 {
+	if len(rep.Dashboards) != 4 || rep.Totals["untranslated"] != 1 || rep.Totals["translated"]+rep.Totals["partial"] != 40 {
 		t.Errorf("report totals %v over %d dashboards", rep.Totals, len(rep.Dashboards))
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
@@ -59,7 +59,7 @@ func TestImportGrafanaDir(t *testing.T) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	if !strings.Contains(stdout.String(), "3 dashboards converted") {
+	if !strings.Contains(stdout.String(), "4 dashboards converted") {
 		t.Errorf("stdout %q", stdout.String())
 	}
 }
@@ -139,7 +139,7 @@ func TestImportGrafanaURL(t *testing.T) {
 			t.Errorf("%s not written: %v", uid, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "3 dashboards converted (1 skipped") {
+	if !strings.Contains(stdout.String(), "4 dashboards converted (1 skipped") {
 		t.Errorf("stdout %q", stdout.String())
 	}
 	for _, r := range requests {

@@ -513,7 +513,9 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if !ok {
 			return seriesName{}, noLegend("constantLine: expected a number")
 		}
-		return created(lit("constantLine("+pyStr(n)+")"), nil), nil
+		// graphite-web names the series by the value alone; only its
+		// pathExpression says constantLine.
+		return seriesName{parts: lit(pyStr(n)), pathExpr: lit("constantLine(" + pyStr(n) + ")")}, nil
 	case "summarize", "hitcount":
 		s, err := lt.first(c)
 		if err != nil {

@@ -12,8 +12,10 @@ func TestLegendOf(t *testing.T) {
 		exact          bool
 	}{
 		{`alias(constantLine(5), 'error threshold')`, "error threshold", true},
-		{`constantLine(5)`, "constantLine(5)", true},
-		{`constantLine(2.50)`, "constantLine(2.5)", true},
+		// Named by its value (graphite-web 1.1.8 functions.py constantLine).
+		{`constantLine(5)`, "5", true},
+		{`constantLine(2.50)`, "2.5", true},
+		{`sumSeries(constantLine(5))`, "sumSeries(constantLine(5))", true},
 		{`aliasByNode(sumSeriesWithWildcards(stats.catalog.http.$route.*, 4), 3)`, "{{route}}", true},
 		// node 3 of the timer path is "http": Graphite named every route so.
 		{`aliasByNode(movingAverage(stats.timers.catalog.http.$route.response_time.mean, '5min'), 3)`, "http", true},
