@@ -20,7 +20,7 @@ import (
 // grafanaFlags are the flags of `copenhagen import grafana`.
 type grafanaFlags struct {
 	from, out, statsdMapping, graphiteMapping, tokenFile, datasourceUID *string
-	timeout                                                             *time.Duration
+	timeout, flushInterval                                              *time.Duration
 }
 
 func importGrafanaFlags(cmd *kingpin.CmdClause) *grafanaFlags {
@@ -32,6 +32,7 @@ func importGrafanaFlags(cmd *kingpin.CmdClause) *grafanaFlags {
 		tokenFile:       cmd.Flag("token-file", "File holding a Grafana service account token (URL mode).").String(),
 		datasourceUID:   cmd.Flag("datasource-uid", "uid of the Prometheus data source in Grafana, for dashboards that named their Graphite data source (exports with ${DS_...} inputs keep an input).").Default("prometheus").String(),
 		timeout:         cmd.Flag("timeout", "Timeout of the whole Grafana API read (URL mode).").Default("2m").Duration(),
+		flushInterval:   cmd.Flag("flush-interval", "flushInterval of the etsy statsd that wrote the Graphite data (stats_counts.* are counts per flush).").Default("10s").Duration(),
 	}
 }
 
@@ -49,7 +50,12 @@ func importGrafana(f *grafanaFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("--graphite-mapping: %v", err)
 	}
-	opts := convert.Options{Resolver: graphiteql.NewResolver(sm, gm, graphiteql.DefaultOptions()), DatasourceUID: *f.datasourceUID}
+	if *f.flushInterval <= 0 {
+		return fail("--flush-interval must be greater than 0")
+	}
+	etsy := graphiteql.DefaultOptions()
+	etsy.FlushInterval = *f.flushInterval
+	opts := convert.Options{Resolver: graphiteql.NewResolver(sm, gm, etsy), DatasourceUID: *f.datasourceUID}
 	var inputs []convert.Input
 	if strings.HasPrefix(*f.from, "http://") || strings.HasPrefix(*f.from, "https://") {
 		token := ""
