@@ -30,7 +30,7 @@ func importGrafanaFlags(cmd *kingpin.CmdClause) *grafanaFlags {
 		statsdMapping:   cmd.Flag("statsd-mapping", "statsd_exporter-compatible mapping file used for StatsD traffic.").String(),
 		graphiteMapping: cmd.Flag("graphite-mapping", "Mapping file used for Graphite (carbon) traffic.").String(),
 		tokenFile:       cmd.Flag("token-file", "File holding a Grafana service account token (URL mode).").String(),
-		datasourceUID:   cmd.Flag("datasource-uid", "uid of the Prometheus data source in Grafana, for dashboards that named their Graphite data source (exports with ${DS_...} inputs keep an input).").Default("prometheus").String(),
+		datasourceUID:   cmd.Flag("datasource-uid", "uid of the Prometheus data source in Grafana (deploy/grafana provisions \"copenhagen\"), for dashboards that named their Graphite data source (exports with ${DS_...} inputs keep an input).").Default("copenhagen").String(),
 		timeout:         cmd.Flag("timeout", "Timeout of the whole Grafana API read (URL mode).").Default("2m").Duration(),
 		flushInterval:   cmd.Flag("flush-interval", "flushInterval of the etsy statsd that wrote the Graphite data (stats_counts.* are counts per flush).").Default("10s").Duration(),
 	}

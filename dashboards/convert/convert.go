@@ -19,7 +19,8 @@ type Options struct {
 	// DatasourceUID is the uid of the Prometheus data source the converted
 	// dashboard uses where the original named its Graphite data source.
 	// Dashboards exported for sharing (${DS_...} inputs) keep an input
-	// instead. Default "prometheus".
+	// instead. Default "copenhagen", the uid of the data source that
+	// deploy/grafana provisions (Copenhagen or VictoriaMetrics).
 	DatasourceUID string
 	// MaxBytes bounds the input document. Default 16 MiB.
 	MaxBytes int
@@ -104,7 +105,7 @@ func Convert(data []byte, opts Options) ([]byte, *Report, error) {
 		opts.MaxBytes = 16 << 20
 	}
 	if opts.DatasourceUID == "" {
-		opts.DatasourceUID = "prometheus"
+		opts.DatasourceUID = "copenhagen"
 	}
 	if opts.Resolver == nil {
 		opts.Resolver = graphiteql.NewResolver(nil, nil, graphiteql.DefaultOptions())
