@@ -460,6 +460,9 @@ func (c *conv) panel(p doc, row string) {
 			tr.Legend, tr.LegendExact = res.Legend.Format, res.Legend.Exact
 			if res.Legend.Exact {
 				nt["legendFormat"] = res.Legend.Format
+				if res.Legend.Shared {
+					tr.Notes = append(tr.Notes, fmt.Sprintf("legend: every series of this target is named %q, as in Graphite: they cannot be told apart", res.Legend.Format))
+				}
 			} else {
 				nt["legendFormat"] = "__auto"
 				tr.Notes = append(tr.Notes, "legend: "+res.Legend.Reason+"; the series keep Prometheus's names")

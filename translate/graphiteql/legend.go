@@ -25,6 +25,10 @@ type Legend struct {
 	Exact bool
 	// Reason says why the legend is not exact.
 	Reason string
+	// Shared is set when Format has no label while the target may give
+	// several series: they all get the same name, as in Graphite, and
+	// overrides cannot tell them apart.
+	Shared bool
 }
 
 // TranslateGraph is Translate (graph semantics) with the legend: Result's
@@ -57,7 +61,8 @@ func LegendOf(target string, r *Resolver) Legend {
 			return Legend{Reason: p.unknown}
 		}
 	}
-	return Legend{Format: nm.format(), Exact: true}
+	f := nm.format()
+	return Legend{Format: f, Exact: true, Shared: nm.many && !strings.Contains(f, "{{")}
 }
 
 // part is a piece of a series name: literal text, or the value of a label.
@@ -79,6 +84,8 @@ type seriesName struct {
 	// tagged series (seriesByTag) carry their tags as labels of the same
 	// names.
 	tagged bool
+	// many: the node may give several series.
+	many bool
 }
 
 func (s seriesName) format() string {
@@ -207,7 +214,13 @@ func (lt *legendTr) path(p *Path) (seriesName, error) {
 		nodes = append(nodes, []part{{label: v.nodes[i].label}})
 	}
 	name := joinNodes(nodes)
-	return seriesName{parts: name, pathExpr: pathText(p.Text), first: nodes}, nil
+	many := false
+	for _, s := range p.Segments {
+		if _, ok := s.Literal(); !ok || s.HasVar() {
+			many = true
+		}
+	}
+	return seriesName{parts: name, pathExpr: pathText(p.Text), first: nodes, many: many}, nil
 }
 
 // aggregate names graphite-web gives the one series of sumSeries & co.
@@ -366,7 +379,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 			return s, noLegend("alias %q holds characters Grafana would interpolate in a legendFormat", str)
 		}
 		// An alias keeps the pathExpression.
-		return seriesName{parts: lit(str), pathExpr: s.pathExpr}, nil
+		return seriesName{parts: lit(str), pathExpr: s.pathExpr, many: s.many}, nil
 	case "aliasByNode", "aliasByTags":
 		s, err := lt.first(c)
 		if err != nil {
@@ -376,7 +389,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if err != nil {
 			return s, err
 		}
-		return seriesName{parts: key, pathExpr: s.pathExpr, tagged: s.tagged}, nil
+		return seriesName{parts: key, pathExpr: s.pathExpr, tagged: s.tagged, many: s.many}, nil
 	case "aliasByMetric":
 		s, err := lt.first(c)
 		if err != nil {
@@ -387,7 +400,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 			return s, noLegend("aliasByMetric: the path inside %s is not known", renderParts(s.parts))
 		}
 		last := ns[len(ns)-1]
-		return seriesName{parts: last, pathExpr: s.pathExpr}, nil
+		return seriesName{parts: last, pathExpr: s.pathExpr, many: s.many}, nil
 	case "aliasSub":
 		s, err := lt.first(c)
 		if err != nil {
@@ -409,7 +422,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		}
 		goRepl := regexp.MustCompile(`\\(\d)`).ReplaceAllString(strings.ReplaceAll(repl, "$", "$$"), "${$1}")
 		out := re.ReplaceAllString(renderParts(s.parts), goRepl)
-		return seriesName{parts: lit(out), pathExpr: s.pathExpr}, nil
+		return seriesName{parts: lit(out), pathExpr: s.pathExpr, many: s.many}, nil
 	case "sumSeriesWithWildcards", "averageSeriesWithWildcards":
 		s, err := lt.first(c)
 		if err != nil {
@@ -431,7 +444,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 			}
 		}
 		key := joinNodes(keep)
-		return seriesName{parts: key, pathExpr: key, first: nil}, nil
+		return seriesName{parts: key, pathExpr: key, many: s.many}, nil
 	case "groupByNode", "groupByNodes":
 		s, err := lt.first(c)
 		if err != nil {
@@ -450,7 +463,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if err != nil {
 			return s, err
 		}
-		return seriesName{parts: key, pathExpr: key}, nil
+		return seriesName{parts: key, pathExpr: key, many: s.many}, nil
 	case "timeShift":
 		s, err := lt.first(c)
 		if err != nil {
@@ -465,7 +478,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		}
 		// The shifted series are fetched again: their pathExpression is the
 		// path's.
-		return seriesName{parts: concat(lit("timeShift("), s.parts, lit(`, "`+str+`")`)), pathExpr: s.pathExpr, first: s.firstOr()}, nil
+		return seriesName{parts: concat(lit("timeShift("), s.parts, lit(`, "`+str+`")`)), pathExpr: s.pathExpr, first: s.firstOr(), many: s.many}, nil
 	case "asPercent":
 		s, err := lt.first(c)
 		if err != nil {
@@ -494,7 +507,9 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if len(c.Args) > 2 {
 			return s, noLegend("asPercent with nodes: the names are not modelled")
 		}
-		return created(concat(lit("asPercent("), s.parts, lit(","), total, lit(")")), &s), nil
+		out := created(concat(lit("asPercent("), s.parts, lit(","), total, lit(")")), &s)
+		out.many = s.many
+		return out, nil
 	case "divideSeries":
 		s, err := lt.first(c)
 		if err != nil {
@@ -507,7 +522,9 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		if err != nil {
 			return s, err
 		}
-		return created(concat(lit("divideSeries("), s.parts, lit(","), d.parts, lit(")")), &s), nil
+		out := created(concat(lit("divideSeries("), s.parts, lit(","), d.parts, lit(")")), &s)
+		out.many = s.many
+		return out, nil
 	case "constantLine":
 		n, ok := argNumber(c, 0)
 		if !ok {
@@ -538,7 +555,9 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 		} else if b, ok := argBool(c, 2, "alignToInterval"); ok && b {
 			extra += ", true"
 		}
-		return created(concat(lit(c.Name+"("), s.parts, lit(`, "`+iv+`"`+extra+")")), &s), nil
+		out := created(concat(lit(c.Name+"("), s.parts, lit(`, "`+iv+`"`+extra+")")), &s)
+		out.many = s.many
+		return out, nil
 	}
 	if sameNames[c.Name] {
 		return lt.first(c)
@@ -585,7 +604,7 @@ func (lt *legendTr) call(c *Call) (seriesName, error) {
 			name = concat(name, lit(rn.sep+arg))
 		}
 		name = concat(name, lit(")"))
-		out := seriesName{parts: name, first: s.firstOr()}
+		out := seriesName{parts: name, first: s.firstOr(), many: s.many}
 		if rn.inPlace {
 			out.pathExpr = s.pathExpr
 		} else {

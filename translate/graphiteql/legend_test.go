@@ -58,6 +58,17 @@ func TestTranslateGraphLegend(t *testing.T) {
 	if res.Legend == nil || res.Legend.Format != "{{host}}" || !res.Legend.Exact {
 		t.Fatalf("legend %+v", res.Legend)
 	}
+	for target, shared := range map[string]bool{
+		`aliasByNode(movingAverage(stats.timers.catalog.http.$route.response_time.mean, '5min'), 3)`: true,
+		`alias(stats.catalog.http.*.500, 'errors')`:                                                  true,
+		`alias(sumSeries(stats.catalog.http.*.500), 'errors')`:                                       false,
+		`aliasByNode(stats.catalog.http.*.500, 3)`:                                                   false,
+		`alias(stats.catalog.http.get.500, 'get')`:                                                   false,
+	} {
+		if l := LegendOf(target, r); l.Shared != shared {
+			t.Errorf("%s: shared %v, want %v", target, l.Shared, shared)
+		}
+	}
 	res = TranslateGraph(`integral(stats.catalog.http.get.500)`, r, TranslateOptions{})
 	if res.Status != Untranslated || res.Legend != nil {
 		t.Fatalf("untranslated target with a legend: %+v", res)
