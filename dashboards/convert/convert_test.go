@@ -288,3 +288,36 @@ func BenchmarkConvert(b *testing.B) {
 		}
 	}
 }
+
+// Graphite find queries become label_values() over the series below
+// them; chained variables stay in the selector as regex matchers.
+func TestLabelValues(t *testing.T) {
+	c := &conv{opts: Options{Resolver: testResolver(t)}}
+	cases := []struct{ query, want, err string }{
+		{"stats.timers.catalog.http.*", `label_values(http_request_duration_seconds_count{app="catalog"}, route)`, ""},
+		{"stats.catalog.http.$route.*", `label_values({__name__=~"http_request_duration_seconds|http_requests_total",app="catalog",route=~"${route:regex}"}, code)`, ""},
+		{"stats.gauges.thumbnails.worker.queue.*", `label_values(worker_queue_messages{app="thumbnails"}, queue)`, ""},
+		// The carbon rules with a host node (load, cpu) at the depths tried.
+		{"servers.front*", `label_values({__name__=~"node_cpu_percent|node_load",host=~"front.*"}, host)`, ""},
+		{"servers.*.load.load.*", `label_values(node_load, period)`, ""},
+		{"sumSeries(stats.catalog.*)", "", "not a metric path"},
+		{"cron.*", "", "kept in no label"},
+	}
+	for _, tc := range cases {
+		got, err := c.labelValues(tc.query)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %q, %v; want an error with %q", tc.query, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s:\n got %s (%v)\nwant %s", tc.query, got, err, tc.want)
+		}
+	}
+	for glob, want := range map[string]string{"*": ".*", "{a,b}": "(a|b)", "front*": "front.*"} {
+		if got, err := globRegex(glob); err != nil || got != want {
+			t.Errorf("All value %s: %q %v, want %q", glob, got, err, want)
+		}
+	}
+}

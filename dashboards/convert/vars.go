@@ -156,10 +156,18 @@ var varRE = regexp.MustCompile(`\$\{[^}]*\}|\[\[[^\]]*\]\]|\$[A-Za-z0-9_]+`)
 // matchers they share. The enumerated label's own matcher is kept (a glob
 // on that node narrows the values) unless it is a template variable.
 func selectorOf(promql, label string) (string, error) {
+	// One placeholder per variable, so the same variable in several
+	// selectors is the same matcher.
 	var vars []string
+	index := map[string]int{}
 	masked := varRE.ReplaceAllStringFunc(promql, func(v string) string {
-		vars = append(vars, v)
-		return fmt.Sprintf("__tmplvar%d__", len(vars)-1)
+		i, ok := index[v]
+		if !ok {
+			i = len(vars)
+			index[v] = i
+			vars = append(vars, v)
+		}
+		return fmt.Sprintf("__tmplvar%d__", i)
 	})
 	e, err := promParser.ParseExpr(masked)
 	if err != nil {
