@@ -23,7 +23,7 @@ var panelKeys = map[string]bool{
 var legacyIgnored = map[string]bool{
 	"$$hashKey": true, "editable": true, "error": true, "isNew": true, "span": true, "renderer": true,
 	"x-axis": true, "y-axis": true, "xaxis": true, "grid": true, "tooltip": true, "timeRegions": true,
-	"yaxis": true, "percentage": false, "options": true, "height": true, "minSpan": true, "scopedVars": true,
+	"yaxis": true, "percentage": true, "options": true, "height": true, "minSpan": true, "scopedVars": true,
 	"leftYAxisLabel": true, "y_formats": true, "dashLength": true, "spaceLength": true, "dashes": true,
 	"hiddenSeries": true, "seriesOverrides": true, "aliasColors": true, "thresholds": true, "legend": true,
 	"lines": true, "linewidth": true, "fill": true, "fillGradient": true, "points": true, "pointradius": true,
@@ -32,7 +32,7 @@ var legacyIgnored = map[string]bool{
 	"sparkline": true, "gauge": true, "valueMaps": true, "rangeMaps": true, "mappingType": true,
 	"mappingTypes": true, "nullText": true, "tableColumn": true, "postfixFontSize": true,
 	"prefixFontSize": true, "valueFontSize": true, "colorPrefix": true, "colorPostfix": true,
-	"content": true, "mode": true, "alert": false,
+	"content": true, "mode": true, "alert": true,
 }
 
 // cleanLegacy removes the old plugin's options from a panel upgraded to a

@@ -58,6 +58,9 @@ func WriteMarkdown(w io.Writer, rs []*Report, skipped []string) error {
 		b.WriteString("| Panel | Ref | Status | Graphite | PromQL | Legend | Notes |\n|---|---|---|---|---|---|---|\n")
 		for _, p := range r.Panels {
 			title := p.Title
+			if title == "" {
+				title = fmt.Sprintf("(untitled %s panel %v)", p.Type, p.ID)
+			}
 			if p.Row != "" {
 				title = p.Row + " / " + title
 			}
