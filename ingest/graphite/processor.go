@@ -32,6 +32,9 @@ type ProcessorOptions struct {
 	// Now replaces time.Now, for tests: it stamps points sent without a
 	// timestamp or with -1.
 	Now func() time.Time
+	// MaxFuture rejects points stamped further ahead of Now as
+	// too_far_in_future (graphite.max_future); 0 means no bound.
+	MaxFuture time.Duration
 }
 
 const maxLoggedLine = 256
@@ -51,6 +54,7 @@ type Processor struct {
 	sink   Sink
 
 	maxLineLength int
+	maxFuture     int64 // milliseconds, 0: no bound
 	logger        *slog.Logger
 	now           func() time.Time
 
@@ -71,6 +75,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 	p := &Processor{
 		sink:          sink,
 		maxLineLength: opts.MaxLineLength,
+		maxFuture:     opts.MaxFuture.Milliseconds(),
 		logger:        opts.Logger,
 		now:           opts.Now,
 		rejected:      make([]uint64, len(reasons)),
@@ -136,6 +141,10 @@ func (p *Processor) processLine(ln []byte, now int64) {
 		p.reject(err.(*ParseError), ln)
 		return
 	}
+	if p.tooFarAhead(p.point.Timestamp, now) {
+		p.reject(ErrTooFarInFuture, ln)
+		return
+	}
 	p.received[0]++
 	p.sink.Point(&p.point)
 }
@@ -177,6 +186,9 @@ func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
 	ts, ok := floatTimestamp(it.Timestamp, it.TimestampOK, now)
 	if !ok {
 		return ErrBadTimestamp
+	}
+	if p.tooFarAhead(ts, now) {
+		return ErrTooFarInFuture
 	}
 	p.point.Value = it.Value
 	p.point.Timestamp = ts
