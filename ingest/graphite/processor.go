@@ -53,6 +53,9 @@ type Processor struct {
 	pickle PickleDecoder
 	sink   Sink
 
+	pickleElemFn func(*PickleItem) // p.pickleElem, bound once
+	pickleNow    int64
+
 	maxLineLength int
 	maxFuture     int64 // milliseconds, 0: no bound
 	logger        *slog.Logger
@@ -81,6 +84,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		rejected:      make([]uint64, len(reasons)),
 		rejectedC:     make([]prometheus.Counter, len(reasons)),
 	}
+	p.pickleElemFn = p.pickleElem
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
@@ -153,21 +157,20 @@ func (p *Processor) processLine(ln []byte, now int64) {
 // prefix. A payload that is not a carbon list is rejected as a whole
 // (bad_pickle); in a good list, each bad element is rejected on its own.
 func (p *Processor) ProcessPickle(payload []byte) {
-	items, err := p.pickle.Decode(payload)
-	if err != nil {
+	p.pickleNow = p.now().UnixMilli()
+	if err := p.pickle.DecodeFunc(payload, p.pickleElemFn); err != nil {
 		p.reject(err.(*ParseError), payload)
+	}
+}
+
+// pickleElem handles one element of a decoded pickle list.
+func (p *Processor) pickleElem(it *PickleItem) {
+	if err := p.pickleItem(it, p.pickleNow); err != nil {
+		p.reject(err, it.Path)
 		return
 	}
-	now := p.now().UnixMilli()
-	for i := range items {
-		it := &items[i]
-		if err := p.pickleItem(it, now); err != nil {
-			p.reject(err, it.Path)
-			continue
-		}
-		p.received[1]++
-		p.sink.Point(&p.point)
-	}
+	p.received[1]++
+	p.sink.Point(&p.point)
 }
 
 func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
