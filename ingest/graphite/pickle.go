@@ -174,7 +174,7 @@ func (d *PickleDecoder) popMark() ([]pval, bool) {
 
 func (d *PickleDecoder) newList(items []pval) pval {
 	if d.nlists == len(d.lists) {
-		d.lists = append(d.lists, nil)
+		d.lists = append(grow(d.lists, 1), nil)
 	}
 	d.lists[d.nlists] = append(d.lists[d.nlists][:0], items...)
 	d.nlists++

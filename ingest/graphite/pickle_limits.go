@@ -53,7 +53,7 @@ func (d *PickleDecoder) release() {
 // grow makes room for n more values, doubling: append grows large slices
 // by a quarter, which allocates five times the final size on the way and
 // leaves the garbage to the collector, while doubling allocates twice.
-func grow(s []pval, n int) []pval {
+func grow[T any](s []T, n int) []T {
 	if len(s)+n <= cap(s) {
 		return s
 	}
