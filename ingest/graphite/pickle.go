@@ -147,7 +147,7 @@ func (d *PickleDecoder) DecodeFunc(b []byte, f func(*PickleItem)) error {
 	return d.run(b)
 }
 
-func (d *PickleDecoder) push(v pval) { d.stack = append(grow(d.stack, 1), v) }
+func (d *PickleDecoder) push(v pval) { d.stack = append(grow(d.stack, 1, d.maxUnits), v) }
 
 func (d *PickleDecoder) pop() (pval, bool) {
 	n := len(d.stack)
@@ -174,7 +174,7 @@ func (d *PickleDecoder) popMark() ([]pval, bool) {
 
 func (d *PickleDecoder) newList(items []pval) pval {
 	if d.nlists == len(d.lists) {
-		d.lists = append(grow(d.lists, 1), nil)
+		d.lists = append(grow(d.lists, 1, d.maxUnits), nil)
 	}
 	d.lists[d.nlists] = append(d.lists[d.nlists][:0], items...)
 	d.nlists++
@@ -184,7 +184,7 @@ func (d *PickleDecoder) newList(items []pval) pval {
 
 func (d *PickleDecoder) newTuple(items []pval) pval {
 	off := len(d.elems)
-	d.elems = append(grow(d.elems, len(items)), items...)
+	d.elems = append(grow(d.elems, len(items), d.maxUnits), items...)
 	return pval{k: kTuple, off: int32(off), n: int32(len(items))}
 }
 
@@ -197,7 +197,7 @@ func (d *PickleDecoder) memoPut(idx int64) bool {
 		return false
 	}
 	for int64(len(d.memo)) <= idx {
-		d.memo = append(grow(d.memo, 1), pval{})
+		d.memo = append(grow(d.memo, 1, d.maxUnits), pval{})
 	}
 	if d.memo[idx].k == kUnset {
 		d.memoLen++
@@ -287,7 +287,7 @@ func (d *PickleDecoder) run(b []byte) error {
 				return ErrBadPickle
 			}
 			l := d.stack[len(d.stack)-1].off
-			d.lists[l] = append(grow(d.lists[l], 1), v)
+			d.lists[l] = append(grow(d.lists[l], 1, d.maxUnits), v)
 			d.listElems++
 		case 'e': // APPENDS
 			vals, ok := d.popMark()
@@ -295,7 +295,7 @@ func (d *PickleDecoder) run(b []byte) error {
 				return ErrBadPickle
 			}
 			l := d.stack[len(d.stack)-1].off
-			d.lists[l] = append(grow(d.lists[l], len(vals)), vals...)
+			d.lists[l] = append(grow(d.lists[l], len(vals), d.maxUnits), vals...)
 			d.listElems += len(vals)
 		case ')': // EMPTY_TUPLE
 			d.push(d.newTuple(nil))

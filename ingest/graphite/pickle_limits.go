@@ -50,12 +50,14 @@ func (d *PickleDecoder) release() {
 	}
 }
 
-// grow makes room for n more values, doubling: append grows large slices
-// by a quarter, which allocates five times the final size on the way and
-// leaves the garbage to the collector, while doubling allocates twice.
-func grow[T any](s []T, n int) []T {
+// grow makes room for n more values, doubling but never beyond limit
+// (the most values a frame may hold, past which Decode fails anyway):
+// append grows large slices by a quarter, which allocates five times the
+// final size on the way, while doubling allocates twice.
+func grow[T any](s []T, n, limit int) []T {
 	if len(s)+n <= cap(s) {
 		return s
 	}
-	return slices.Grow(s, max(n, len(s), 16))
+	c := min(max(2*len(s), 16), limit) // the new capacity
+	return slices.Grow(s, max(c-len(s), n))
 }
