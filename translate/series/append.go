@@ -143,7 +143,9 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("appending %s: %w", ser.name, err)
 		}
-		ser.stored.Store(true)
+		if zeroFrom != math.MaxInt64 {
+			ser.stored.Store(true)
+		}
 	}
 	if refused != nil {
 		return n, refused
