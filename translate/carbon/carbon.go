@@ -334,6 +334,7 @@ func (w *Worker) begin() {
 	if g := w.t.gen.Load(); g != w.gen {
 		w.gen = g
 		clear(w.cache)
+		clear(w.batches)
 	}
 }
 
