@@ -181,9 +181,12 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		return nil, fmt.Errorf("statsd.mapping_file: %w", err)
 	}
 	a.store = series.New(series.Options{
-		MaxSeries:  sc.MaxSeries,
-		MaxSetSize: sc.MaxSetSize,
-		Source:     "statsd",
+		MaxSeries:           sc.MaxSeries,
+		MaxSetSize:          sc.MaxSetSize,
+		MaxLabels:           sc.LabelLimit,
+		MaxLabelNameLength:  sc.LabelNameLengthLimit,
+		MaxLabelValueLength: sc.LabelValueLengthLimit,
+		Source:              "statsd",
 	}, a.reg)
 	a.translator = series.NewTranslator(a.store, m, a.reg, logger)
 	pm := statsd.NewMetrics(a.reg)
