@@ -9,6 +9,7 @@
 //	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
 //	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
+//	copenhagen shadow report --url URL [--format md|json] [--check ID]
 //	copenhagen version
 package main
 
@@ -65,6 +66,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	importSeyrenCmd := importCmd.Command("seyren", "Turn Seyren checks into Prometheus rule files, an Alertmanager configuration and a report.")
 	importSeyrenFlags := importSeyrenFlags(importSeyrenCmd)
 
+	shadowReportCmd, shadowReportFlags := shadowReportCmd(app) // shadow.go
+
 	versionCmd := app.Command("version", "Print the version.")
 
 	cmd, err := app.Parse(args)
@@ -86,6 +89,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return translateExpr(trExprFlags, stdout, stderr)
 	case importSeyrenCmd.FullCommand():
 		return importSeyren(importSeyrenFlags, stdout, stderr)
+	case shadowReportCmd.FullCommand():
+		return shadowReport(shadowReportFlags, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintf(stdout, "copenhagen %s\n", version)
 		return 0

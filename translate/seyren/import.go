@@ -328,6 +328,11 @@ func Import(checks []Check, opts Options) (*Output, error) {
 	}
 	out.Files = append(out.Files, File{Path: "report.json", Data: rj, Mode: 0o644})
 	out.Files = append(out.Files, File{Path: "report.md", Data: out.Report.Markdown(), Mode: 0o644})
+	sc, err := shadowChecks(checks)
+	if err != nil {
+		return nil, err
+	}
+	out.Files = append(out.Files, File{Path: ShadowChecksFile, Data: sc, Mode: 0o644})
 	return out, nil
 }
 

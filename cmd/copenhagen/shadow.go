@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
+)
+
+// shadowReportFlags are the flags of `copenhagen shadow report`.
+type shadowReportFlags struct {
+	url     *string
+	format  *string
+	check   *string
+	timeout *time.Duration
+}
+
+func shadowReportCmd(app *kingpin.Application) (*kingpin.CmdClause, *shadowReportFlags) {
+	sh := app.Command("shadow", "The switchover shadow: imported checks evaluated both ways, Seyren's and Copenhagen's.")
+	rep := sh.Command("report", "Show the shadow's verdict per check; exit 0 only when every check is ready (gate the switch on it).")
+	return rep, &shadowReportFlags{
+		url:     rep.Flag("url", "Copenhagen's base URL (it serves /api/v1/shadow).").Required().String(),
+		format:  rep.Flag("format", "Output format.").Default("md").Enum("md", "json"),
+		check:   rep.Flag("check", "Only this check id.").String(),
+		timeout: rep.Flag("timeout", "HTTP timeout.").Default("30s").Duration(),
+	}
+}
+
+// Exit statuses of `copenhagen shadow report`.
+const (
+	exitReady     = 0
+	exitNotReady  = 1
+	exitDiverging = 3
+)
+
+func shadowReport(f *shadowReportFlags, stdout, stderr io.Writer) int {
+	u, err := url.Parse(strings.TrimRight(*f.url, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(stderr, "copenhagen shadow report: --url: expected http(s)://host:port, got %q\n", redactedURL(*f.url))
+		return 2
+	}
+	u.Path += shadow.APIPath
+	if *f.check != "" {
+		u.RawQuery = url.Values{"check": {*f.check}}.Encode()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *f.timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "copenhagen shadow report: %v\n", err)
+		return 2
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		fmt.Fprintf(stderr, "copenhagen shadow report: reading %s: %v\n", u.Redacted(), err)
+		return 2
+	}
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "copenhagen shadow report: %s answered %s: %s\n", u.Redacted(), resp.Status, strings.TrimSpace(string(body[:min(len(body), 300)])))
+		return 2
+	}
+	var rep shadow.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		fmt.Fprintf(stderr, "copenhagen shadow report: %s: not a shadow report: %v\n", u.Redacted(), err)
+		return 2
+	}
+	if *f.check != "" && len(rep.Checks) == 0 {
+		fmt.Fprintf(stderr, "copenhagen shadow report: no check %q in the shadow\n", *f.check)
+		return 2
+	}
+	if *f.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		_ = enc.Encode(rep)
+	} else {
+		_, _ = stdout.Write(rep.Markdown())
+	}
+	switch {
+	case rep.Ready():
+		return exitReady
+	case rep.Totals().Reasons[shadow.ReasonUnexplained] > 0:
+		return exitDiverging
+	}
+	return exitNotReady
+}
+
+func redactedURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "<unparsable>"
+}
