@@ -98,6 +98,10 @@ func verdict(st *CheckStats, minEvaluations, minEpisodes int) (string, string) {
 	switch {
 	case st.Reasons[ReasonUnexplained] > 0:
 		return VerdictDiverging, fmt.Sprintf("%d unexplained disagreements", st.Reasons[ReasonUnexplained])
+	case st.Reasons[ReasonNaN] > 0:
+		// Explained, but a translation bug: Copenhagen resolves where
+		// Seyren keeps alerting.
+		return VerdictDiverging, fmt.Sprintf("%d evaluations where the rule's value is NaN (an idle timer) and Seyren keeps its last value", st.Reasons[ReasonNaN])
 	case st.Agree+st.Disagree == 0:
 		return VerdictNotComparable, "no evaluation could be compared yet"
 	case st.Agree+st.Disagree < minEvaluations:
