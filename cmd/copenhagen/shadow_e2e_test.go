@@ -62,8 +62,9 @@ func (w wrongTranslator) TranslateLast(target string, win seyren.Window) graphit
 // Copenhagen's rules and, by the shadow, Seyren's way over graphite-web at
 // the same instants. A faithful check agrees (its transitions at most
 // one evaluation apart), a wrong translation is reported unexplained, an
-// idle timer shows Seyren keeping ERROR where histogram_quantile gives
-// NaN, and a graphite-web outage is counted while alerting goes on.
+// idle timer stays ERROR on both sides (the imported rule skips
+// histogram_quantile's NaN as Graphite skips nulls), and a graphite-web
+// outage is counted while alerting goes on.
 func TestShadowAgainstLegacyStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of real traffic through the legacy stack")
@@ -166,13 +167,17 @@ shadow:
 	if w.Last.Graphite != shadow.Warn || w.Last.PromQL != shadow.Error {
 		t.Errorf("wrong translation: last %+v, want Graphite WARN (150) and PromQL ERROR (450)", w.Last)
 	}
-	// The idle timer: Seyren keeps ERROR on the last non-null upper_90,
-	// the translated rule's histogram_quantile of no observation is NaN.
-	if idle.Last.Graphite != shadow.Error {
-		t.Errorf("idle timer: Graphite side %s, want ERROR kept (last non-null p90 900)", idle.Last.Graphite)
+	// The idle timer: Seyren keeps ERROR on the last non-null upper_90;
+	// the imported rule skips the NaN of histogram_quantile over no
+	// observation (as Graphite skips nulls) and keeps ERROR too.
+	if idle.Last.Graphite != shadow.Error || idle.Last.PromQL != shadow.Error {
+		t.Errorf("idle timer: last %+v, want ERROR kept on both sides (last real p90 900)", idle.Last)
 	}
-	if idle.Reasons[shadow.ReasonNaN] == 0 || idle.Verdict != shadow.VerdictDiverging {
-		t.Errorf("idle timer: no NaN disagreement (reasons %v, last %+v)", idle.Reasons, idle.Last)
+	if idle.Reasons[shadow.ReasonNaN] != 0 || idle.Reasons[shadow.ReasonUnexplained] != 0 {
+		t.Errorf("idle timer: disagreements %v (evidence: %s)", idle.Reasons, evidence(t, shadowDir, "idle"))
+	}
+	if s, _ := alertState(t, p, "SeyrenShadowtestApiP90", "critical"); s != "firing" {
+		t.Errorf("idle timer alert is %q, want still firing as in Seyren", s)
 	}
 	// The evidence of a disagreement names both sides.
 	ev, err := shadow.ReadEvidence(shadowDir, "wrong")

@@ -424,6 +424,12 @@ func planCheck(c Check, opts Options) *checkPlan {
 	if strings.HasPrefix(value, "last_over_time((") {
 		r.Notes = append(r.Notes, fmt.Sprintf("last point of the window taken from a %s subquery (PromQL lookback: a series that stopped <5m before the window still counts)", model.Duration(opts.Step)))
 	}
+	if v, changed, err := skipNaN(value); err != nil {
+		return fail(err.Error())
+	} else if changed {
+		value = v
+		r.Notes = append(r.Notes, "NaN points (histogram_quantile of an idle timer) are skipped like Graphite's nulls: the check keeps its last real value, as Seyren did")
+	}
 	if sel, ok := bareEqualitySelector(tr.PromQL); ok {
 		p.rawSelector = sel
 	}
