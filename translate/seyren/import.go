@@ -94,6 +94,10 @@ type Options struct {
 	// window. Seyren kept a series' last state when it had no data (and
 	// notified nothing), which is the default.
 	ResolveOnNoData bool
+	// TimerHistograms says how each StatsD timer is stored (from the
+	// statsd mapping), so that the report says per timer check how far
+	// off the buckets can make it. nil: no note.
+	TimerHistograms TimerHistogramFunc
 	// SecretsDir is the directory alertmanager.yml names in its *_file
 	// keys. Alertmanager resolves those relative to its working directory,
 	// not the config file, so it should be absolute. Default "secrets"
@@ -423,6 +427,9 @@ func planCheck(c Check, opts Options) *checkPlan {
 	}
 	if strings.HasPrefix(value, "last_over_time((") {
 		r.Notes = append(r.Notes, fmt.Sprintf("last point of the window taken from a %s subquery (PromQL lookback: a series that stopped <5m before the window still counts)", model.Duration(opts.Step)))
+	}
+	if note := bucketNote(c.Target, p.warn, p.crit, opts.TimerHistograms); note != "" {
+		r.Notes = append(r.Notes, note)
 	}
 	if v, changed, err := skipNaN(value); err != nil {
 		return fail(err.Error())
