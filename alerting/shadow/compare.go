@@ -35,6 +35,9 @@ const (
 	NCNoDataGraphite      = "no_data_graphite"
 	NCNoDataPromQL        = "no_data_promql"
 	NCPromQLError         = "promql_error"
+	// NCRolledUp: a replay window older than whisper's finest archive;
+	// Graphite answered from a rollup, which is not what Seyren saw.
+	NCRolledUp = "rolled_up"
 )
 
 // PromSeries is one series of an imported check as Copenhagen evaluated
@@ -93,6 +96,7 @@ type compareContext struct {
 	hasPrev      bool
 	trafficShare float64
 	bucketsMs    []float64
+	rollupNC     bool // a rolled-up answer is not comparable (replay)
 }
 
 type targetKind int
@@ -138,6 +142,14 @@ func compare(g RunResult, gErr error, p PromSide, cc compareContext) Outcome {
 	case p.Err != nil:
 		o.Result, o.Reason = ResultNotComparable, NCPromQLError
 		return o
+	}
+	if cc.rollupNC && cc.minStep > 0 {
+		for _, t := range g.Targets {
+			if t.Step > cc.minStep {
+				o.Result, o.Reason = ResultNotComparable, NCRolledUp
+				return o
+			}
+		}
 	}
 	gData := g.HasValue || g.Alerting > OK
 	pData := len(p.Series) > 0

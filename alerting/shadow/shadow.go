@@ -66,9 +66,13 @@ type Options struct {
 	TimerBuckets []float64
 	// Evidence is how many disagreements are kept per check. Default 20.
 	Evidence int
-	// Now is the clock for tests. Default time.Now.
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	// NativeStep is whisper's finest step for the checks' series (0:
+	// the finest step seen). Replay sets it and RollupNotComparable, so
+	// that windows older than the finest archive are not taken as proof.
+	NativeStep          int64
+	RollupNotComparable bool
+	Logger              *slog.Logger
+	Registerer          prometheus.Registerer
 }
 
 func (o *Options) defaults() {
@@ -123,9 +127,10 @@ type Shadow struct {
 	stop chan struct{}
 	once sync.Once
 
-	mu    sync.Mutex
-	stats map[string]*CheckStats
-	dirty bool
+	mu       sync.Mutex
+	stats    map[string]*CheckStats
+	dirty    bool
+	inflight map[string]bool // checks with a comparison running
 
 	m metrics
 }
@@ -153,6 +158,8 @@ func New(o Options) (*Shadow, error) {
 		work:   make(chan job, o.Queue),
 		stop:   make(chan struct{}),
 		stats:  map[string]*CheckStats{},
+
+		inflight: map[string]bool{},
 	}
 	for _, b := range o.TimerBuckets {
 		s.bucketsMs = append(s.bucketsMs, b*1000)
@@ -209,6 +216,17 @@ func (s *Shadow) Observe(_ context.Context, g *rules.Group, ts time.Time) {
 	if def == nil {
 		return
 	}
+	j := snapshot(g, def, ts)
+	select {
+	case s.work <- j:
+	default:
+		s.m.requests.WithLabelValues("skipped_busy").Inc()
+	}
+}
+
+// snapshot copies what a group's evaluation at ts left: the recording
+// rule's expression and the state of each series' alerts.
+func snapshot(g *rules.Group, def *checkDef, ts time.Time) job {
 	j := job{def: def, ts: ts, firing: map[string]State{}}
 	for _, r := range g.Rules() {
 		switch r := r.(type) {
@@ -232,11 +250,21 @@ func (s *Shadow) Observe(_ context.Context, g *rules.Group, ts time.Time) {
 			}
 		}
 	}
-	select {
-	case s.work <- j:
-	default:
-		s.m.requests.WithLabelValues("skipped_busy").Inc()
+	return j
+}
+
+// CompareGroup compares one evaluation of an imported check's group
+// synchronously (the replay steps groups itself). It reports false for
+// groups that are not imported checks known to the shadow.
+func (s *Shadow) CompareGroup(ctx context.Context, g *rules.Group, ts time.Time) (Outcome, bool) {
+	id, ok := strings.CutPrefix(g.Name(), GroupPrefix)
+	if !ok || s.checks[id] == nil {
+		return Outcome{}, false
 	}
+	j := snapshot(g, s.checks[id], ts)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	return s.Compare(ctx, id, ts, s.promSide(ctx, j))
 }
 
 func (s *Shadow) worker() {
@@ -251,8 +279,24 @@ func (s *Shadow) worker() {
 	}
 }
 
-// run compares one evaluation.
+// run compares one evaluation. A check whose previous comparison is still
+// running (graphite-web slower than the interval) skips this one, so that
+// Seyren's per-target states are updated in evaluation order.
 func (s *Shadow) run(j job) {
+	id := j.def.check.ID
+	s.mu.Lock()
+	busy := s.inflight[id]
+	s.inflight[id] = true
+	s.mu.Unlock()
+	if busy {
+		s.m.requests.WithLabelValues("skipped_busy").Inc()
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.inflight, id)
+		s.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 	defer cancel()
 	go func() {
@@ -351,7 +395,10 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 		last[k] = v
 	}
 	cc := compareContext{kind: def.kind, minStep: st.MinStep, prevGraphite: st.Last.Graphite, prevPromQL: st.Last.PromQL,
-		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs}
+		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs, rollupNC: s.opts.RollupNotComparable}
+	if s.opts.NativeStep > 0 {
+		cc.minStep = s.opts.NativeStep
+	}
 	s.mu.Unlock()
 
 	res := Run(series, err, def.th, def.check.AllowNoData, last)

@@ -10,6 +10,7 @@
 //	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
 //	copenhagen shadow report --url URL [--format md|json] [--check ID]
+//	copenhagen shadow replay --checks FILE --graphite URL --rules GLOB --data DIR --start T --end T
 //	copenhagen version
 package main
 
@@ -66,7 +67,7 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	importSeyrenCmd := importCmd.Command("seyren", "Turn Seyren checks into Prometheus rule files, an Alertmanager configuration and a report.")
 	importSeyrenFlags := importSeyrenFlags(importSeyrenCmd)
 
-	shadowReportCmd, shadowReportFlags := shadowReportCmd(app) // shadow.go
+	shadowReportCmd, shadowReportFlags, shadowReplayCmd, shadowReplayFlags := shadowReportCmd(app) // shadow.go
 
 	versionCmd := app.Command("version", "Print the version.")
 
@@ -91,6 +92,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return importSeyren(importSeyrenFlags, stdout, stderr)
 	case shadowReportCmd.FullCommand():
 		return shadowReport(shadowReportFlags, stdout, stderr)
+	case shadowReplayCmd.FullCommand():
+		return shadowReplay(shadowReplayFlags, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintf(stdout, "copenhagen %s\n", version)
 		return 0
