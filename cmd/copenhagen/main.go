@@ -11,6 +11,7 @@
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
 //	copenhagen shadow report --url URL [--format md|json] [--check ID]
 //	copenhagen shadow replay --checks FILE --graphite URL --rules GLOB --data DIR --start T --end T
+//	copenhagen import grafana --from FILE|DIR|URL --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE] [--token-file FILE]
 //	copenhagen version
 package main
 
@@ -66,6 +67,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	importCmd := app.Command("import", "Import legacy configuration.")
 	importSeyrenCmd := importCmd.Command("seyren", "Turn Seyren checks into Prometheus rule files, an Alertmanager configuration and a report.")
 	importSeyrenFlags := importSeyrenFlags(importSeyrenCmd)
+	importGrafanaCmd := importCmd.Command("grafana", "Convert Grafana dashboards over Graphite into dashboards over Prometheus, with a per-target report.")
+	importGrafanaFlags := importGrafanaFlags(importGrafanaCmd)
 
 	shadowReportCmd, shadowReportFlags, shadowReplayCmd, shadowReplayFlags := shadowReportCmd(app) // shadow.go
 
@@ -94,6 +97,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return shadowReport(shadowReportFlags, stdout, stderr)
 	case shadowReplayCmd.FullCommand():
 		return shadowReplay(shadowReplayFlags, stdout, stderr)
+	case importGrafanaCmd.FullCommand():
+		return importGrafana(importGrafanaFlags, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintf(stdout, "copenhagen %s\n", version)
 		return 0
