@@ -9,6 +9,8 @@
 //	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
 //	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
+//	copenhagen shadow report --url URL [--format md|json] [--check ID]
+//	copenhagen shadow replay --checks FILE --graphite URL --rules GLOB --data DIR --start T --end T
 //	copenhagen import grafana --from FILE|DIR|URL --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE] [--token-file FILE]
 //	copenhagen version
 package main
@@ -68,6 +70,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	importGrafanaCmd := importCmd.Command("grafana", "Convert Grafana dashboards over Graphite into dashboards over Prometheus, with a per-target report.")
 	importGrafanaFlags := importGrafanaFlags(importGrafanaCmd)
 
+	shadowReportCmd, shadowReportFlags, shadowReplayCmd, shadowReplayFlags := shadowReportCmd(app) // shadow.go
+
 	versionCmd := app.Command("version", "Print the version.")
 
 	cmd, err := app.Parse(args)
@@ -89,6 +93,10 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return translateExpr(trExprFlags, stdout, stderr)
 	case importSeyrenCmd.FullCommand():
 		return importSeyren(importSeyrenFlags, stdout, stderr)
+	case shadowReportCmd.FullCommand():
+		return shadowReport(shadowReportFlags, stdout, stderr)
+	case shadowReplayCmd.FullCommand():
+		return shadowReplay(shadowReplayFlags, stdout, stderr)
 	case importGrafanaCmd.FullCommand():
 		return importGrafana(importGrafanaFlags, stdout, stderr)
 	case versionCmd.FullCommand():

@@ -72,6 +72,10 @@ func (a *app) buildRules(cfg *config.Config) error {
 		senders = append(alerting.Senders{a.alertSender}, ams)
 	}
 
+	shadowHook, err := a.buildShadow(cfg, qf) // wire_shadow.go
+	if err != nil {
+		return err
+	}
 	ev, err := evaluate.New(evaluate.Options{
 		Interval:        rc.EvaluationInterval,
 		QueryFunc:       qf,
@@ -83,6 +87,7 @@ func (a *app) buildRules(cfg *config.Config) error {
 		ForGracePeriod:  rc.ForGracePeriod,
 		ResendDelay:     rc.ResendDelay,
 		NoDataIntervals: rc.NoDataIntervals,
+		AfterIteration:  shadowHook,
 		Logger:          a.logger,
 		Registerer:      a.reg,
 	})

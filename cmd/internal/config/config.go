@@ -55,6 +55,7 @@ type Config struct {
 	Loki        LokiConfig          `yaml:"loki"`         // logs.go
 	Rules       RulesConfig         `yaml:"rules"`        // rules.go
 	Alerting    AlertingConfig      `yaml:"alerting"`     // alerting.go
+	Shadow      ShadowConfig        `yaml:"shadow"`       // shadow.go
 }
 
 // HTTPConfig configures the HTTP server for /metrics, health and APIs.
