@@ -106,9 +106,12 @@ type app struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 
-	ready   atomic.Bool
-	reloads *prometheus.CounterVec
-	lastOK  prometheus.Gauge
+	ready atomic.Bool
+	// readyChecks must all pass for /-/ready (the alerting cluster's
+	// settle, wire_alerting.go).
+	readyChecks []func() bool
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
 
 	// Hooks filled by the wire_*.go files of each capability, so that
 	// adding one does not mean editing the others.
@@ -295,6 +298,12 @@ func (a *app) routes() http.Handler {
 		if !a.ready.Load() {
 			http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
 			return
+		}
+		for _, ok := range a.readyChecks {
+			if !ok() {
+				http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "Copenhagen is Ready.")
 	})
