@@ -81,15 +81,6 @@ func (c ClusterOptions) withDefaults() ClusterOptions {
 	return c
 }
 
-// ValidateCluster checks what cluster.Create would refuse before
-// anything binds: the TLS file (read and parsed as Alertmanager does).
-func ValidateCluster(c ClusterOptions) error {
-	if _, err := cluster.GetTLSTransportConfig(c.TLSConfigFile); err != nil {
-		return fmt.Errorf("tls_config_file %s: %w", c.TLSConfigFile, err)
-	}
-	return nil
-}
-
 // createPeer is app.go's cluster.Create call: it binds the gossip port
 // and resolves the peers, but does not join yet (the states must be
 // added first).

@@ -227,8 +227,9 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		}
 	}
 	if sc.Unixgram != "" {
+		mode, _ := sc.SocketMode() // validated with the config
 		a.unixgram, err = listen.ListenUnixgram(listen.UnixgramConfig{
-			Name: "statsd_unixgram", Path: string(sc.Unixgram),
+			Name: "statsd_unixgram", Path: string(sc.Unixgram), Mode: mode,
 			MaxDatagramSize: int(sc.MaxDatagramSize), Readers: sc.Readers, Logger: logger,
 		}, newHandler(0), a.reg)
 		if err != nil {

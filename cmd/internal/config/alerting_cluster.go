@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/prometheus/alertmanager/cluster"
 )
 
 // ClusterConfig is alerting.cluster: the in-process Alertmanager as one
@@ -97,7 +99,15 @@ func (c *ClusterConfig) Validate() error {
 	if strings.ContainsAny(c.PeerName, " \t\n") {
 		add(Fieldf("peer_name", "must not contain spaces, got %s", quote(c.PeerName)))
 	}
-	add(checkReadable("tls_config_file", c.TLSConfigFile))
+	if err := checkReadable("tls_config_file", c.TLSConfigFile); err != nil {
+		add(err)
+	} else if c.TLSConfigFile != "" {
+		// Alertmanager's own loader, so that check config refuses what
+		// the gossip transport would (run and check must agree).
+		if _, err := cluster.GetTLSTransportConfig(string(c.TLSConfigFile)); err != nil {
+			add(Fieldf("tls_config_file", "%v", err))
+		}
+	}
 	if c.Listen == "" && (len(c.Peers) > 0 || c.Advertise != "") {
 		add(Fieldf("listen", `peers and advertise need listen (e.g. "0.0.0.0:9094"): clustering is off without it`))
 	}

@@ -77,6 +77,8 @@ alerting:
     tls_config_file: missing-tls.yml
 `, errs: []string{"alerting.cluster.listen", "alerting.cluster.advertise", "alerting.cluster.peers[0]", "alerting.cluster.peer_name",
 			"alerting.cluster.peer_timeout", "alerting.cluster.settle_timeout", "alerting.cluster.gossip_interval", "alerting.cluster.tls_config_file"}},
+		{name: "bad tls file", yml: "alerting:\n  config_file: alertmanager.yml\n  cluster:\n    listen: :9094\n    tls_config_file: alertmanager.yml\n",
+			errs: []string{"alerting.cluster.tls_config_file: yaml: unmarshal errors"}},
 		{name: "peers without listen", yml: "alerting:\n  config_file: alertmanager.yml\n  cluster:\n    peers: [a:9094]\n", errs: []string{"alerting.cluster.listen: peers and advertise need listen"}},
 		{name: "bad dns url", yml: "alerting:\n  alertmanagers:\n    - urls: [\"dns+ftp://x:1\"]\n", errs: []string{"alerting.alertmanagers[0].urls[0]"}},
 	} {
@@ -102,5 +104,19 @@ alerting:
 				}
 			}
 		})
+	}
+}
+
+func TestUnixgramMode(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want uint32
+		ok   bool
+	}{{"", 0, true}, {"0666", 0o666, true}, {"660", 0o660, true}, {"0", 0, false}, {"888", 0, false}, {"01777", 0, false}, {"rw", 0, false}} {
+		c := StatsDConfig{UnixgramMode: tc.v}
+		m, err := c.SocketMode()
+		if (err == nil) != tc.ok || uint32(m) != tc.want {
+			t.Errorf("%q: mode %o err %v", tc.v, m, err)
+		}
 	}
 }
