@@ -113,9 +113,12 @@ type app struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 
-	ready   atomic.Bool
-	reloads *prometheus.CounterVec
-	lastOK  prometheus.Gauge
+	ready atomic.Bool
+	// readyChecks must all pass for /-/ready (the alerting cluster's
+	// settle, wire_alerting.go).
+	readyChecks []func() bool
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
 
 	// Hooks filled by the wire_*.go files of each capability, so that
 	// adding one does not mean editing the others.
@@ -234,8 +237,9 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		}
 	}
 	if sc.Unixgram != "" {
+		mode, _ := sc.SocketMode() // validated with the config
 		a.unixgram, err = listen.ListenUnixgram(listen.UnixgramConfig{
-			Name: "statsd_unixgram", Path: string(sc.Unixgram),
+			Name: "statsd_unixgram", Path: string(sc.Unixgram), Mode: mode,
 			MaxDatagramSize: int(sc.MaxDatagramSize), Readers: sc.Readers, Logger: logger,
 		}, newHandler(0), a.reg)
 		if err != nil {
@@ -308,6 +312,12 @@ func (a *app) routes() http.Handler {
 		if !a.ready.Load() {
 			http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
 			return
+		}
+		for _, ok := range a.readyChecks {
+			if !ok() {
+				http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "Copenhagen is Ready.")
 	})

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 
 	"github.com/copenhagen-obs/copenhagen/alerting/routing"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
@@ -35,6 +36,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 		ExternalURL:         ext,
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
+		Cluster:             clusterOptions(ac.Cluster),
 		Logger:              a.logger.With("component", "alerting"),
 		Registerer:          a.reg,
 	})
@@ -42,6 +44,13 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 		return err
 	}
 	a.alertSender = r
+	if r.Peer() != nil {
+		// A replica is ready once its gossip settled: a rolling restart
+		// then waits for each one to learn the notification log and
+		// silences before taking the next one down.
+		a.readyChecks = append(a.readyChecks, r.Ready)
+		a.logger.Info("alerting cluster", "peer_name", r.Peer().Name(), "listen", ac.Cluster.Listen, "peers", len(ac.Cluster.Peers))
+	}
 	// stageShip: rule evaluation (stagePipeline) stops first, so its last
 	// alerts are routed; Stop then writes the notification log snapshot.
 	a.add(component{name: "alerting", stage: stageShip, close: r.Stop})
@@ -54,7 +63,8 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 			return nil, nil
 		}
 		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
-			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval {
+			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
+			!reflect.DeepEqual(n.Cluster, running.Cluster) {
 			a.logger.Warn("alerting settings other than config_file changed; they take effect at the next restart")
 		}
 		commit, err := r.Prepare(string(n.ConfigFile))
@@ -107,4 +117,34 @@ func alertingExternalURL(cfg *config.Config) (*url.URL, error) {
 		}
 	}
 	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}, nil
+}
+
+// clusterOptions maps alerting.cluster to the router's; nil when
+// clustering is off. peer_name defaults to $POD_NAME (the StatefulSet
+// pod, so replica -0 sends first), then the host name.
+func clusterOptions(c config.ClusterConfig) *routing.ClusterOptions {
+	if !c.Enabled() {
+		return nil
+	}
+	name := c.PeerName
+	if name == "" {
+		name = os.Getenv("POD_NAME")
+	}
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	return &routing.ClusterOptions{
+		Listen:            c.Listen,
+		Advertise:         c.Advertise,
+		Peers:             c.Peers,
+		PeerName:          name,
+		PeerTimeout:       c.PeerTimeout,
+		SettleTimeout:     c.SettleTimeout,
+		GossipInterval:    c.GossipInterval,
+		PushPullInterval:  c.PushPullInterval,
+		ReconnectInterval: c.ReconnectInterval,
+		ReconnectTimeout:  c.ReconnectTimeout,
+		Label:             c.Label,
+		TLSConfigFile:     string(c.TLSConfigFile),
+	}
 }

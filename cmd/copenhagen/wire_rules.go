@@ -44,6 +44,13 @@ func (a *app) buildRules(cfg *config.Config) error {
 		if qf, err = evaluate.RemoteQueryFunc(rc.QueryURL, nil, rc.QueryTimeout); err != nil {
 			return fmt.Errorf("rules.query_url: %w", err)
 		}
+		// `for` state comes back from the shared data too, so a fresh
+		// pod (or agent mode) resumes pending and firing alerts.
+		remote, err := evaluate.RemoteQueryable(rc.QueryURL, nil, rc.QueryTimeout)
+		if err != nil {
+			return fmt.Errorf("rules.query_url: %w", err)
+		}
+		restore = evaluate.MergeQueryables(restore, remote)
 	} else if qerr == nil {
 		qf = evaluate.LocalQueryFunc(st.Engine(), q)
 	} else if len(rc.Files) > 0 {

@@ -118,6 +118,9 @@ type StatsDConfig struct {
 	UDP      string `yaml:"udp"`      // host:port; "" disables
 	TCP      string `yaml:"tcp"`      // host:port; "" disables
 	Unixgram Path   `yaml:"unixgram"` // socket path; "" disables
+	// UnixgramMode is the socket's file mode, octal ("0666": apps of any
+	// user on the node may send); "" leaves what the umask gives.
+	UnixgramMode string `yaml:"unixgram_mode"`
 	// MappingFile is a statsd_exporter mapping config; "" means no mapping.
 	MappingFile   Path          `yaml:"mapping_file"`
 	FlushInterval time.Duration `yaml:"flush_interval"`
@@ -169,6 +172,9 @@ func (c *StatsDConfig) Validate() error {
 	}
 	add(checkListen("udp", c.UDP, ":8125"))
 	add(checkListen("tcp", c.TCP, ":8125"))
+	if _, err := c.SocketMode(); err != nil {
+		add(err)
+	}
 	if c.FlushInterval <= 0 {
 		add(Fieldf("flush_interval", "must be greater than 0"))
 	}

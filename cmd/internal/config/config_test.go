@@ -141,7 +141,7 @@ func TestLoadErrors(t *testing.T) {
 			`3: unknown key "statsd_exporter" (known keys: http, log, statsd, graphite, storage, remote_write, logs, loki, rules, alerting, shadow)`,
 		}},
 		{"unknown_nested.yml", []string{
-			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size, label_limit, label_name_length_limit, label_value_length_limit)`,
+			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, unixgram_mode, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size, label_limit, label_name_length_limit, label_value_length_limit)`,
 		}},
 		{"bad_duration.yml", []string{
 			`4: statsd.flush_interval: expected a duration like "10s", got "ten"`,

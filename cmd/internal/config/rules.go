@@ -95,6 +95,9 @@ var AlertmanagerAPIVersions = []string{"v2"}
 type AlertmanagerConfig struct {
 	// URLs are the Alertmanagers' base URLs ("http://am-1:9093"); alerts
 	// are POSTed to <url>/api/v2/alerts. All must share scheme and path.
+	// "dns+http://name:port" is every address name resolves to (every
+	// replica behind a headless Service), "dnssrv+http://name" every
+	// target of its SRV record (alerting_cluster.go).
 	URLs            []string        `yaml:"urls"`
 	Timeout         time.Duration   `yaml:"timeout"`
 	APIVersion      string          `yaml:"api_version"`
@@ -124,7 +127,7 @@ func (c *AlertmanagerConfig) Validate() error {
 	var first *url.URL
 	for i, s := range c.URLs {
 		field := fmt.Sprintf("urls[%d]", i)
-		u, err := url.Parse(s)
+		u, err := url.Parse(trimDNSPrefix(s))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(Fieldf(field, `expected an http:// or https:// URL like "http://alertmanager:9093", got %s`, quote(redactURL(s))))
 			continue
