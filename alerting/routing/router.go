@@ -48,6 +48,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults, those of Alertmanager's flags unless said otherwise.
@@ -130,7 +131,7 @@ type Router struct {
 
 	dropped  *prometheus.CounterVec
 	received prometheus.Counter
-	lastDrop atomic.Int64 // unix nanos of the last drop log line
+	dropLog  *ratelog.Limiter // one drop line per 10 s
 }
 
 var _ alerting.Sender = (*Router)(nil)
@@ -172,6 +173,7 @@ func New(o Options) (*Router, error) {
 		return nil, fmt.Errorf("alerting data directory: %w", err)
 	}
 	r := &Router{
+		dropLog:   ratelog.New(10 * time.Second),
 		opts:      o,
 		logger:    o.Logger,
 		startTime: time.Now(),
@@ -407,14 +409,7 @@ func (r *Router) Send(alerts ...*notifier.Alert) {
 }
 
 // logDrop logs at most once every 10 seconds.
-func (r *Router) logDrop(msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := r.lastDrop.Load()
-	if now-last < int64(10*time.Second) || !r.lastDrop.CompareAndSwap(last, now) {
-		return
-	}
-	r.logger.Warn(msg, args...)
-}
+func (r *Router) logDrop(msg string, args ...any) { r.dropLog.Warn(r.logger, msg, args...) }
 
 // feed moves queued alerts into the provider; Put blocks while the
 // dispatcher's subscription channel is full, which is why it happens here
