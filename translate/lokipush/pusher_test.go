@@ -18,6 +18,7 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // fakeLoki decodes pushes and answers with the codes in script, then 204.
@@ -262,7 +263,10 @@ func TestAuthFromFiles(t *testing.T) {
 	tok := filepath.Join(dir, "token")
 	os.WriteFile(tok, []byte("s3cret\n"), 0o600)
 	f := &fakeLoki{}
-	p, _ := newTest(t, f, func(c *Config) { c.BearerTokenFile = tok })
+	p, _ := newTest(t, f, func(c *Config) {
+		c.HTTPClient = commoncfg.DefaultHTTPClientConfig
+		c.HTTPClient.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: tok}
+	})
 	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
 	p.Close()
 	if got := f.headers[0].Get("Authorization"); got != "Bearer s3cret" {
@@ -271,7 +275,10 @@ func TestAuthFromFiles(t *testing.T) {
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte("hunter2\n"), 0o600)
 	f = &fakeLoki{}
-	p, _ = newTest(t, f, func(c *Config) { c.Username = "u"; c.PasswordFile = pw })
+	p, _ = newTest(t, f, func(c *Config) {
+		c.HTTPClient = commoncfg.DefaultHTTPClientConfig
+		c.HTTPClient.BasicAuth = &commoncfg.BasicAuth{Username: "u", PasswordFile: pw}
+	})
 	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
 	p.Close()
 	req := http.Request{Header: f.headers[0]}
