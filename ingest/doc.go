@@ -15,7 +15,9 @@
 //     with bounded queues and routes;
 //   - logs: log file discovery, tailing, rotation, CRI/Docker formats,
 //     multiline entries and positions for at-least-once delivery;
-//   - ratelog, backoff, sharedmetric: what every ingest path shares:
+//   - number, reason, ratelog, backoff, sharedmetric: what the ingest
+//     paths share: the number parser (one fast path, a dialect per
+//     protocol), rejection reasons and their per-reader counter,
 //     rate-limited drop logs, jittered retries, self-metrics registered
 //     once per registry.
 //

@@ -337,3 +337,40 @@ func TestPushReturnsWhenContextEnds(t *testing.T) {
 		t.Error("Push did not return soon after its context ended")
 	}
 }
+
+// Shutdown gives up when its context ends, even with loki.shutdown_timeout
+// longer and a request hanging on a Loki that never answers: the shared
+// shutdown budget bounds it. Nothing unsent is acknowledged.
+func TestShutdownWithinContext(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	p, err := New(Config{URL: srv.URL, ShutdownTimeout: time.Hour, Timeout: time.Hour, BatchWait: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &recAck{}
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x", Ack: a, Offset: 1})
+	time.Sleep(50 * time.Millisecond) // the request is in flight
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "read again at the next start") {
+			t.Errorf("Shutdown = %v, want a give-up error saying what happens to the entries", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown ignored its context")
+	}
+	if a.last() != -1 {
+		t.Error("an unsent entry was acknowledged")
+	}
+}
