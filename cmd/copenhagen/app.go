@@ -181,10 +181,15 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	if err != nil {
 		return nil, err
 	}
-	if err := a.buildRules(cfg, st, sender); err != nil {
+	rw, err := a.buildRules(cfg, st, sender)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.buildHTTP(cfg, sd.store); err != nil {
+	tvPage, err := a.buildTV(cfg, rw)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildHTTP(cfg, sd.store, tvPage); err != nil {
 		return nil, err
 	}
 	a.storage, a.statsd, a.graphite = st, sd, gw
@@ -193,7 +198,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 
 // buildHTTP binds the HTTP server of /metrics, health, reload and every
 // capability's routes.
-func (a *app) buildHTTP(cfg *config.Config, store *series.Store) error {
+func (a *app) buildHTTP(cfg *config.Config, store *series.Store, tvPage bool) error {
 	if cfg.HTTP.Listen == "" {
 		return nil
 	}
@@ -208,7 +213,7 @@ func (a *app) buildHTTP(cfg *config.Config, store *series.Store) error {
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	a.httpSrv = &http.Server{
-		Handler:           a.routes(store),
+		Handler:           a.routes(store, tvPage),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
@@ -216,7 +221,7 @@ func (a *app) buildHTTP(cfg *config.Config, store *series.Store) error {
 	return nil
 }
 
-func (a *app) routes(store *series.Store) http.Handler {
+func (a *app) routes(store *series.Store, tvPage bool) http.Handler {
 	mux := http.NewServeMux()
 	alertsPage := a.cfg.Alerting.ConfigFile != "" // in-process routing serves /alerts
 	mux.Handle("/metrics", series.Handler(a.reg, store))
@@ -255,6 +260,9 @@ func (a *app) routes(store *series.Store) http.Handler {
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>`+
 			`<li><a href="/-/ready">/-/ready</a></li>`+
 			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li>`)
+		if tvPage {
+			fmt.Fprint(w, `<li><a href="/tv">/tv</a>: the TV board (<code>/tv?team=NAME</code>)</li>`)
+		}
 		if alertsPage {
 			fmt.Fprint(w, `<li><a href="/alerts">/alerts</a>: firing alerts and silences</li>`)
 		}

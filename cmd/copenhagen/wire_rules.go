@@ -18,18 +18,25 @@ import (
 	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
+// ruleWiring is what buildRules built, for /tv (wire_tv.go): the
+// evaluator and the query function the rules read with.
+type ruleWiring struct {
+	evaluator *evaluate.Evaluator
+	query     rules.QueryFunc
+}
+
 // buildRules wires rule evaluation: Prometheus's rules manager over the
 // embedded storage (or rules.query_url), its alerts sent to local (the
 // in-process Alertmanager buildAlerting returned, or nil) and to
 // alerting.alertmanagers, /api/v1/rules, /api/v1/alerts and
 // /api/v1/alertmanagers, and reloads that keep alert state.
-func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alerting.Sender) error {
+func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alerting.Sender) (*ruleWiring, error) {
 	rc := cfg.Rules
 	if st == nil {
 		if len(rc.Files) > 0 {
-			return errors.New("rules.files: rule evaluation needs the storage")
+			return nil, errors.New("rules.files: rule evaluation needs the storage")
 		}
-		return nil
+		return nil, nil
 	}
 	var qf rules.QueryFunc
 	var restore storage.Queryable
@@ -40,15 +47,15 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 	if rc.QueryURL != "" {
 		rt, err := commoncfg.NewRoundTripperFromConfig(rc.QueryClient.Prometheus(commoncfg.DefaultHTTPClientConfig), "rules_query")
 		if err != nil {
-			return fmt.Errorf("rules.query_client: %w", err)
+			return nil, fmt.Errorf("rules.query_client: %w", err)
 		}
 		if qf, err = evaluate.RemoteQueryFunc(rc.QueryURL, rt, rc.QueryTimeout); err != nil {
-			return fmt.Errorf("rules.query_url: %w", err)
+			return nil, fmt.Errorf("rules.query_url: %w", err)
 		}
 	} else if qerr == nil {
 		qf = evaluate.LocalQueryFunc(st.Engine(), q)
 	} else if len(rc.Files) > 0 {
-		return fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
+		return nil, fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
 	} else {
 		// Agent mode without rules: nothing to evaluate.
 		a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
@@ -57,16 +64,16 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 			}
 			return nil, nil
 		})
-		return nil
+		return nil, nil
 	}
 
 	ams := evaluate.NewAlertmanagers(0, a.reg, a.logger)
 	applyAMs, err := ams.Prepare(alertmanagerTargets(cfg.Alerting.Alertmanagers))
 	if err != nil {
-		return fmt.Errorf("alerting.alertmanagers: %w", err)
+		return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
 	}
 	if err := applyAMs(); err != nil {
-		return fmt.Errorf("alerting.alertmanagers: %w", err)
+		return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
 	}
 	senders := alerting.Senders{ams}
 	if local != nil {
@@ -88,10 +95,10 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 		Registerer:      a.reg,
 	})
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return nil, fmt.Errorf("rules: %w", err)
 	}
 	if err := ev.Update(paths(rc.Files), rc.EvaluationInterval); err != nil {
-		return fmt.Errorf("rules.files: %w", err)
+		return nil, fmt.Errorf("rules.files: %w", err)
 	}
 	files, _ := evaluate.Files(paths(rc.Files))
 	a.logger.Info("rules loaded", "files", len(files), "groups", len(ev.Manager().RuleGroups()),
@@ -137,7 +144,7 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 			}
 		}, nil
 	})
-	return nil
+	return &ruleWiring{evaluator: ev, query: qf}, nil
 }
 
 func paths(ps []config.Path) []string {

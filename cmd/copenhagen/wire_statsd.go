@@ -37,9 +37,12 @@ func (a *app) buildStatsD(cfg *config.Config, st *cstorage.Storage) (*statsdWiri
 		return nil, fmt.Errorf("statsd.mapping_file: %w", err)
 	}
 	w := &statsdWiring{store: series.New(series.Options{
-		MaxSeries:  sc.MaxSeries,
-		MaxSetSize: sc.MaxSetSize,
-		Source:     "statsd",
+		MaxSeries:           sc.MaxSeries,
+		MaxSetSize:          sc.MaxSetSize,
+		MaxLabels:           sc.LabelLimit,
+		MaxLabelNameLength:  sc.LabelNameLengthLimit,
+		MaxLabelValueLength: sc.LabelValueLengthLimit,
+		Source:              "statsd",
 	}, a.reg)}
 	translator := series.NewTranslator(w.store, m, a.reg, a.logger)
 	pm := statsd.NewMetrics(a.reg)

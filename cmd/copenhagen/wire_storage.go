@@ -43,8 +43,11 @@ func (a *app) buildStorage(cfg *config.Config) (*cstorage.Storage, error) {
 		LookbackDelta: sc.LookbackDelta,
 		QueryTimeout:  sc.QueryTimeout,
 		MaxSamples:    sc.QueryMaxSamples,
-		Logger:        a.logger,
-		Registerer:    a.reg,
+		// The seam's bound is never tighter than Graphite's, so a point
+		// graphite.max_future accepts is stored.
+		MaxFuture:  max(cstorage.DefaultMaxFuture, cfg.Graphite.MaxFuture),
+		Logger:     a.logger,
+		Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
 // Committer writes a Store's flushes to a storage: every live series at
@@ -25,9 +26,10 @@ type Committer struct {
 	dropped  *prometheus.CounterVec
 }
 
-// Reasons of copenhagen_storage_samples_dropped_total{source} for flushes.
+// Reasons of copenhagen_storage_samples_dropped_total{source} for flushes,
+// besides the storage's own reasons for the samples it refuses one by one
+// (translate/storage.RefusedReasons).
 const (
-	DropRefused      = "refused"       // refused one by one (out of order, duplicate, too old)
 	DropAppendFailed = "append_failed" // the appender failed: the flush was rolled back
 	DropCommitFailed = "commit_failed" // the commit failed
 )
@@ -49,7 +51,7 @@ func NewCommitter(s *Store, app storage.Appendable, source string, reg prometheu
 			Help: "Samples of StatsD flushes that storage refused, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{DropRefused, DropAppendFailed, DropCommitFailed} {
+	for _, r := range append([]string{DropAppendFailed, DropCommitFailed}, cstorage.RefusedReasons...) {
 		c.dropped.WithLabelValues(r)
 	}
 	reg.MustRegister(c.appended, c.dropped)
@@ -77,6 +79,8 @@ func (c *Committer) Commit(now time.Time) {
 	}
 	c.appended.Add(float64(n))
 	if refused != nil {
-		c.dropped.WithLabelValues(DropRefused).Add(float64(refused.Count))
+		for reason, k := range refused.ByReason {
+			c.dropped.WithLabelValues(reason).Add(float64(k))
+		}
 	}
 }
