@@ -50,6 +50,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults, those of Alertmanager's flags unless said otherwise.
@@ -139,7 +140,7 @@ type Router struct {
 
 	dropped  *prometheus.CounterVec
 	received prometheus.Counter
-	lastDrop atomic.Int64 // unix nanos of the last drop log line
+	dropLog  *ratelog.Limiter // one drop line per 10 s
 }
 
 var _ alerting.Sender = (*Router)(nil)
@@ -181,6 +182,7 @@ func New(o Options) (*Router, error) {
 		return nil, fmt.Errorf("alerting data directory: %w", err)
 	}
 	r := &Router{
+		dropLog:   ratelog.New(10 * time.Second),
 		opts:      o,
 		logger:    o.Logger,
 		startTime: time.Now(),
@@ -434,14 +436,7 @@ func (r *Router) Send(alerts ...*notifier.Alert) {
 }
 
 // logDrop logs at most once every 10 seconds.
-func (r *Router) logDrop(msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := r.lastDrop.Load()
-	if now-last < int64(10*time.Second) || !r.lastDrop.CompareAndSwap(last, now) {
-		return
-	}
-	r.logger.Warn(msg, args...)
-}
+func (r *Router) logDrop(msg string, args ...any) { r.dropLog.Warn(r.logger, msg, args...) }
 
 // feed moves queued alerts into the provider; Put blocks while the
 // dispatcher's subscription channel is full, which is why it happens here

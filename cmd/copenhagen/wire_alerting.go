@@ -1,39 +1,32 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 
+	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/alerting/routing"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 )
 
 // buildAlerting wires routing and notifications into the app: an
 // in-process Alertmanager (alerting/routing) built from
-// alerting.config_file, which becomes a.alertSender for buildRules, its
-// API v2 at /api/v2/ (amtool) and the /alerts page. It runs before
-// buildRules; with no alerting.config_file it does nothing.
-func (a *app) buildAlerting(cfg *config.Config) error {
+// alerting.config_file, returned for buildRules to send to, its API v2 at
+// /api/v2/ (amtool) and the /alerts page. With no alerting.config_file it
+// returns nil.
+func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 	ac := cfg.Alerting
 	if ac.ConfigFile == "" {
-		return nil
-	}
-	ext, err := alertingExternalURL(cfg)
-	if err != nil {
-		return err
+		return nil, nil
 	}
 	r, err := routing.New(routing.Options{
 		ConfigFile:          string(ac.ConfigFile),
 		DataDir:             alertingDataDir(cfg),
 		Retention:           ac.Retention,
 		MaintenanceInterval: ac.SnapshotInterval,
-		ExternalURL:         ext,
+		ExternalURL:         cfg.ExternalURL(), // nil: routing's default
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
 		Cluster:             clusterOptions(ac.Cluster),
@@ -41,9 +34,8 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 		Registerer:          a.reg,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.alertSender = r
 	if r.Peer() != nil {
 		// A replica is ready once its gossip settled: a rolling restart
 		// then waits for each one to learn the notification log and
@@ -53,7 +45,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 	}
 	// stageShip: rule evaluation (stagePipeline) stops first, so its last
 	// alerts are routed; Stop then writes the notification log snapshot.
-	a.add(component{name: "alerting", stage: stageShip, close: r.Stop})
+	a.add(component{name: "alerting", stage: stageShip, close: closer(r.Stop)})
 	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) { r.Register(mux) })
 	running := cfg.Alerting
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
@@ -79,7 +71,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 			a.logger.Info("Alertmanager configuration reloaded", "file", n.ConfigFile)
 		}, nil
 	})
-	return nil
+	return r, nil
 }
 
 func alertingDataDir(cfg *config.Config) string {
@@ -90,33 +82,6 @@ func alertingDataDir(cfg *config.Config) string {
 		return filepath.Join(string(cfg.Storage.Path), "alerting")
 	}
 	return filepath.Join("data", "alerting")
-}
-
-// alertingExternalURL is alerting.external_url, or this host at the HTTP
-// listen port.
-func alertingExternalURL(cfg *config.Config) (*url.URL, error) {
-	if s := cfg.Alerting.ExternalURL; s != "" {
-		u, err := url.Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("alerting.external_url: %w", err)
-		}
-		return u, nil
-	}
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
-	if err != nil {
-		if cfg.HTTP.Listen != "" {
-			return nil, errors.New("alerting.external_url: cannot derive it from http.listen; set it")
-		}
-		host, port = "", "9095"
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "localhost"
-		}
-	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}, nil
 }
 
 // clusterOptions maps alerting.cluster to the router's; nil when

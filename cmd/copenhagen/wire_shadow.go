@@ -56,14 +56,14 @@ func (a *app) buildShadow(cfg *config.Config, qf rules.QueryFunc) (func(context.
 	a.add(component{name: "shadow", stage: stagePipeline, serve: func(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
-	}, close: func() error {
+	}, close: closer(func() error {
 		once.Do(func() {
 			if s := h.cur.Swap(nil); s != nil {
 				s.Stop()
 			}
 		})
 		return nil
-	}})
+	})})
 	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) {
 		mux.Handle(shadow.APIPath, h)
 		mux.Handle(shadow.APIPath+"/", h)

@@ -1,7 +1,8 @@
 // Package config loads Copenhagen's single YAML configuration file.
 //
-// The file has one section per component (http, log, statsd, and later
-// graphite, storage, remote_write, ...). It is decoded strictly: unknown and
+// The file has one section per component (http, log, statsd, graphite,
+// storage, remote_write, logs, loki, rules, alerting) and a few top-level
+// settings of the process as a whole (shutdown_timeout). It is decoded strictly: unknown and
 // duplicate keys, values of the wrong type and values that fail a section's
 // Validate method are all errors, reported together, each with the file,
 // line and full dotted key:
@@ -56,6 +57,9 @@ type Config struct {
 	Rules       RulesConfig         `yaml:"rules"`        // rules.go
 	Alerting    AlertingConfig      `yaml:"alerting"`     // alerting.go
 	Shadow      ShadowConfig        `yaml:"shadow"`       // shadow.go
+	// ShutdownTimeout is the one budget of a graceful shutdown
+	// (shutdown.go).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // HTTPConfig configures the HTTP server for /metrics, health and APIs.
