@@ -91,6 +91,8 @@ type Options struct {
 	// SeyrenURL is Seyren's base URL for the seyrenUrl field of Seyren
 	// HTTP payloads; "" derives it from the seyren_url annotation.
 	SeyrenURL string
+	// Limits bound the silences the API accepts (limits.go).
+	Limits Limits
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -210,6 +212,7 @@ func New(o Options) (*Router, error) {
 		Logger:        o.Logger.With("component", "silences"),
 		Metrics:       reg,
 		EventRecorder: r.recorder,
+		Limits:        o.Limits.silence(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("silences: %w", err)
@@ -252,10 +255,13 @@ func New(o Options) (*Router, error) {
 func Validate(file string) (*config.Config, error) {
 	conf, err := config.LoadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("alerting.config_file: %w", err)
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
+	}
+	if err := checkTemplates(conf); err != nil {
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
 	}
 	if _, _, err := buildReceivers(conf, nil, slog.New(slog.DiscardHandler), "", nil); err != nil {
-		return nil, fmt.Errorf("alerting.config_file %s: %w", file, err)
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
 	}
 	return conf, nil
 }

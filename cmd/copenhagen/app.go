@@ -22,6 +22,7 @@ import (
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/webserve"
 	"github.com/copenhagen-obs/copenhagen/ingest/listen"
 	"github.com/copenhagen-obs/copenhagen/ingest/relay"
 	"github.com/copenhagen-obs/copenhagen/ingest/statsd"
@@ -103,8 +104,10 @@ type app struct {
 	tcp      *listen.TCP
 	unixgram *listen.Unixgram
 
-	httpLn  net.Listener
-	httpSrv *http.Server
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	httpGuard httpGuard           // wire_http.go
+	webConfig *webserve.WebConfig // nil without http.web_config_file
 
 	ready   atomic.Bool
 	reloads *prometheus.CounterVec
@@ -147,6 +150,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 			// process works.
 			a.closeListeners()
 			a.closeStages(stagePipeline, func(component, error) {})
+			a.closeWebConfig()
 		}
 	}()
 	a.reg.MustRegister(
@@ -245,10 +249,8 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		return nil, err
 	}
 	if cfg.HTTP.Listen != "" {
-		if cfg.HTTP.WebConfigFile != "" {
-			if err := web.Validate(string(cfg.HTTP.WebConfigFile)); err != nil {
-				return nil, fmt.Errorf("http.web_config_file: %w", err)
-			}
+		if err := a.buildHTTP(cfg); err != nil {
+			return nil, err
 		}
 		a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
@@ -328,7 +330,7 @@ func (a *app) routes() http.Handler {
 		}
 		fmt.Fprint(w, `</ul>`)
 	})
-	return mux
+	return a.httpGuard.handler(mux)
 }
 
 // run serves until ctx is cancelled, then stops in order: listeners first
@@ -364,7 +366,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	httpDone := make(chan error, 1)
 	if a.httpSrv != nil {
-		wcf := string(a.cfg.HTTP.WebConfigFile)
+		wcf := a.webConfigPath()
 		go func() {
 			httpDone <- web.Serve(a.httpLn, a.httpSrv, &web.FlagConfig{WebConfigFile: &wcf}, a.logger)
 		}()
@@ -426,6 +428,7 @@ func (a *app) run(ctx context.Context) error {
 		defer scancel()
 		_ = a.httpSrv.Shutdown(sctx)
 	}
+	a.closeWebConfig()
 	a.logger.Info("stopped")
 	return runErr
 }

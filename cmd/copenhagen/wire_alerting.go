@@ -35,6 +35,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 		ExternalURL:         ext,
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
+		Limits:              routing.Limits{MaxSilences: ac.MaxSilences, MaxSilenceSize: int(ac.MaxSilenceSize)},
 		Logger:              a.logger.With("component", "alerting"),
 		Registerer:          a.reg,
 	})
@@ -54,7 +55,8 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 			return nil, nil
 		}
 		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
-			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval {
+			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
+			n.MaxSilences != running.MaxSilences || n.MaxSilenceSize != running.MaxSilenceSize {
 			a.logger.Warn("alerting settings other than config_file changed; they take effect at the next restart")
 		}
 		commit, err := r.Prepare(string(n.ConfigFile))

@@ -39,12 +39,21 @@ type AlertingConfig struct {
 	// alerts are dropped (counted) rather than slow rule evaluation, and
 	// sent again at the next evaluation.
 	QueueSize int `yaml:"queue_size"`
+	// MaxSilences bounds the silences kept, expired ones included
+	// (Alertmanager's --silences.max-silences); a new one beyond it is
+	// refused.
+	MaxSilences int `yaml:"max_silences"`
+	// MaxSilenceSize bounds one silence, comment and matchers included
+	// (Alertmanager's --silences.max-silence-size-bytes).
+	MaxSilenceSize ByteSize `yaml:"max_silence_size"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.
 func (c *AlertingConfig) SetDefaults() {
 	c.SnapshotInterval = 15 * time.Minute
 	c.QueueSize = 10000
+	c.MaxSilences = 10000
+	c.MaxSilenceSize = 64 << 10
 }
 
 // Validate checks what types alone cannot. The Alertmanager configuration
@@ -69,6 +78,12 @@ func (c *AlertingConfig) Validate() error {
 	}
 	if c.QueueSize <= 0 {
 		errs = append(errs, Fieldf("queue_size", "must be greater than 0, got %d", c.QueueSize))
+	}
+	if c.MaxSilences <= 0 {
+		errs = append(errs, Fieldf("max_silences", "must be greater than 0, got %d", c.MaxSilences))
+	}
+	if c.MaxSilenceSize < 1<<10 {
+		errs = append(errs, Fieldf("max_silence_size", "must be at least 1KiB, got %v", c.MaxSilenceSize))
 	}
 	add := func(err error) {
 		if err != nil {
