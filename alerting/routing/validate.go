@@ -175,4 +175,3 @@ func findLine(n *yaml.Node, s string) int {
 	}
 	return 0
 }
-

@@ -17,7 +17,7 @@ func wantDefault() *Config {
 	return &Config{
 		HTTP: HTTPConfig{Listen: ":9095", ReadTimeout: 30 * time.Second, MaxRequestBodySize: 10 << 20,
 			MaxQueryLength: 64 << 10, MaxQueryDepth: 128, MaxQueryOperators: 1000},
-		Log:  LogConfig{Level: "info", Format: "logfmt"},
+		Log: LogConfig{Level: "info", Format: "logfmt"},
 		StatsD: StatsDConfig{
 			UDP:               ":8125",
 			TCP:               ":8125",
