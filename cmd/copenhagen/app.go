@@ -22,6 +22,7 @@ import (
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/logredact"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/webserve"
 	"github.com/copenhagen-obs/copenhagen/ingest/listen"
 	"github.com/copenhagen-obs/copenhagen/ingest/relay"
@@ -70,10 +71,12 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line goes through logredact, which keeps the configuration's
+	// secrets out (app.setSecrets) and cuts overlong values.
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logredact.New(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logredact.New(slog.NewTextHandler(w, opts)))
 }
 
 // app is one running Copenhagen: the pieces built from a config, and what
@@ -119,6 +122,8 @@ type app struct {
 	routeHooks []func(mux *http.ServeMux)
 	onFlush    []func(now time.Time)
 	reloaders  []func(cfg *config.Config) (commit func(), err error)
+	// secretSources add secret values for the log handler (wire_secrets.go).
+	secretSources []func() []string
 }
 
 // component is a running part of the app. run starts every serve function
@@ -143,6 +148,7 @@ func (a *app) add(c component) { a.components = append(a.components, c) }
 // reported before anything runs.
 func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{configFile: configFile, cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+	a.setSecrets(cfg)
 	defer func() {
 		if err != nil {
 			// A failed start releases everything it took, storage
@@ -248,6 +254,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	if err := a.buildRules(cfg); err != nil {
 		return nil, err
 	}
+	a.setSecrets(cfg)
 	if cfg.HTTP.Listen != "" {
 		if err := a.buildHTTP(cfg); err != nil {
 			return nil, err
@@ -525,6 +532,7 @@ func (a *app) reloadLocked() error {
 		}
 	}
 	a.cfg = cfg
+	a.setSecrets(cfg)
 	a.logger.Info("configuration reloaded", "file", a.configFile, "mapping_rules", m.Rules())
 	return nil
 }

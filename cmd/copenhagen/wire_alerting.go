@@ -43,6 +43,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 		return err
 	}
 	a.alertSender = r
+	a.secretSources = append(a.secretSources, func() []string { return routing.Secrets(r.Config()) })
 	// stageShip: rule evaluation (stagePipeline) stops first, so its last
 	// alerts are routed; Stop then writes the notification log snapshot.
 	a.add(component{name: "alerting", stage: stageShip, close: r.Stop})

@@ -67,7 +67,7 @@ func (c *AlertingConfig) Validate() error {
 		}
 		p, err := url.Parse(u.v)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			errs = append(errs, Fieldf(u.name, `expected an http:// or https:// URL like "https://copenhagen.example.org", got %s`, quote(redactURL(u.v))))
+			errs = append(errs, Fieldf(u.name, `expected an http:// or https:// URL like "https://copenhagen.example.org", got %s`, quote(RedactURL(u.v))))
 		}
 	}
 	if c.Retention < 0 {
