@@ -176,7 +176,7 @@ func TestBinaryRefusesHostilePromQL(t *testing.T) {
 	p := startHard(t, t.TempDir(), hardBase)
 	huge := strings.Repeat("(", 150000) + "up" + strings.Repeat(")", 150000)
 	deep := strings.Repeat("(", 20000) + "up" + strings.Repeat(")", 20000) // 40 KB: under the length limit
-	chain := strings.Repeat("up+", 30000) + "up"                          // 90 KB of operators
+	chain := strings.Repeat("up+", 30000) + "up"                           // 90 KB of operators
 	long := `up{job=~"` + strings.Repeat("a|", 40000) + `b"}`
 	ops := strings.Repeat("1+", 5000) + "1"
 	cases := []struct {
@@ -520,4 +520,71 @@ func TestBinaryWebConfigAndReloadErrors(t *testing.T) {
 			t.Errorf("rejection line with an empty example: %s", l)
 		}
 	}
+}
+
+// Issue 9 item 7: VictoriaLogs is down, reading pauses, the file is
+// copytruncated and the application writes more than the old offset
+// before reading resumes. Every new line arrives exactly once (before,
+// the first ~1 000 of 3 000 were skipped silently), and the event is
+// counted.
+func TestLogsCopytruncateRegrownWhileServerDown(t *testing.T) {
+	v := startVictoriaLogs(t)
+	dir := t.TempDir()
+	podDir := filepath.Join(dir, "pods", "ns_web-5c9d8f7b6d-k2j4m_uid-7", "web")
+	must(t, os.MkdirAll(podDir, 0o755))
+	file := filepath.Join(podDir, "0.log")
+	port := freeTCPPort(t)
+	cfg := strings.Replace(logsAgentConfig(v, dir, ""), `http: {listen: "127.0.0.1:0"}`, fmt.Sprintf(`http: {listen: "127.0.0.1:%d"}`, port), 1)
+	a := startLogsAgent(t, dir, cfg)
+	lines := func(prefix string, from, to int) ([]string, []string) {
+		var raw, msgs []string
+		for i := from; i < to; i++ {
+			m := fmt.Sprintf("%s-%06d", prefix, i)
+			msgs = append(msgs, m)
+			raw = append(raw, criLine("stdout", "F", m))
+		}
+		return raw, msgs
+	}
+	raw, before := lines("ct-before", 0, 1000)
+	appendLogFile(t, file, raw...)
+	v.waitMessages("ct-before", before, 30*time.Second)
+
+	v.stop()
+	raw, _ = lines("ct-paused", 0, 2000) // more than max_buffer (64 KiB): reading pauses
+	appendLogFile(t, file, raw...)
+	time.Sleep(2 * time.Second)
+	must(t, os.Truncate(file, 0))
+	raw, after := lines("ct-after-the-truncation", 0, 3000) // longer lines: past the old offset
+	appendLogFile(t, file, raw...)
+	time.Sleep(time.Second)
+	v.start()
+
+	seen, _ := v.waitMessages("ct-after-the-truncation", after, 60*time.Second)
+	for _, m := range after {
+		if seen[m] != 1 {
+			t.Errorf("%s arrived %d times, want once", m, seen[m])
+			break
+		}
+	}
+	_, body := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if !strings.Contains(body, `copenhagen_logs_rotations_total{kind="truncate_regrown"} 1`) {
+		t.Errorf("truncate_regrown not counted:\n%s", grepLines(body, "rotations"))
+	}
+	a.mu.Lock()
+	logged := strings.Contains(a.logs.String(), "file truncated and rewritten past the read offset")
+	a.mu.Unlock()
+	if !logged {
+		t.Error("the re-read is not logged")
+	}
+	a.kill(syscall.SIGTERM)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
