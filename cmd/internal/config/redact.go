@@ -44,7 +44,7 @@ func RedactURL(s string) string {
 	if !changed {
 		return s
 	}
-	return strings.Replace(u.String(), url.PathEscape(redacted)+"@", redacted+"@", 1)
+	return u.String() // userinfo reads %3Csecret%3E@, which parses back
 }
 
 // encodeQueryRedacted is url.Values.Encode without escaping "<secret>",

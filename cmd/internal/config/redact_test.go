@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,12 +70,55 @@ alerting:
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://loki:3100/loki/api/v1/push": "http://loki:3100/loki/api/v1/push",
-		"https://a:b@x.example/p?t=1&u=2":   "https://<secret>@x.example/p?t=<secret>&u=<secret>",
+		"https://a:b@x.example/p?t=1&u=2":   "https://%3Csecret%3E@x.example/p?t=<secret>&u=<secret>",
 		"https://x.example/p?token=abc":     "https://x.example/p?token=<secret>",
 		"::not a url?token=abc":             "<secret>",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzRedactURL: no panic, and in what comes out every query value and
+// the password read back as "<secret>".
+func FuzzRedactURL(f *testing.F) {
+	for _, s := range []string{"https://u:p@x/?a=b", "http://x/?token=abcd&token=efgh", "://?", "http://[::1]:80/p?q=%zz", "?000=?000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := RedactURL(s)
+		if out == redacted || out == s && len(urlSecrets(s)) == 0 {
+			return
+		}
+		u, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("RedactURL(%q) = %q, which does not parse: %v", s, out, err)
+		}
+		for k, vs := range u.Query() {
+			for _, v := range vs {
+				if v != redacted {
+					t.Fatalf("RedactURL(%q) = %q keeps %s=%q", s, out, k, v)
+				}
+			}
+		}
+		if _, ok := u.User.Password(); ok {
+			t.Fatalf("RedactURL(%q) = %q keeps the password", s, out)
+		}
+	})
+}
+
+func TestHTTPLimitsValidate(t *testing.T) {
+	_, err := Parse([]byte("http:\n  max_request_body_size: 1KiB\n  max_query_length: 4KiB\n  max_query_depth: 0\n"), "c.yml")
+	for _, want := range []string{"c.yml:3: http.max_query_length: must be at most max_request_body_size", "c.yml:4: http.max_query_depth: must be greater than 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	_, err = Parse([]byte("alerting:\n  max_silences: 0\n  max_silence_size: 10\n"), "c.yml")
+	for _, want := range []string{"alerting.max_silences: must be greater than 0", "alerting.max_silence_size: must be at least 1KiB"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
 		}
 	}
 }
