@@ -536,25 +536,48 @@ func TestLogsCopytruncateRegrownWhileServerDown(t *testing.T) {
 	port := freeTCPPort(t)
 	cfg := strings.Replace(logsAgentConfig(v, dir, ""), `http: {listen: "127.0.0.1:0"}`, fmt.Sprintf(`http: {listen: "127.0.0.1:%d"}`, port), 1)
 	a := startLogsAgent(t, dir, cfg)
-	lines := func(prefix string, from, to int) ([]string, []string) {
+	lines := func(prefix string, from, to int, pad int) ([]string, []string) {
 		var raw, msgs []string
 		for i := from; i < to; i++ {
-			m := fmt.Sprintf("%s-%06d", prefix, i)
+			m := fmt.Sprintf("%s-%06d%s", prefix, i, strings.Repeat(".", pad))
 			msgs = append(msgs, m)
 			raw = append(raw, criLine("stdout", "F", m))
 		}
 		return raw, msgs
 	}
-	raw, before := lines("ct-before", 0, 1000)
+	raw, before := lines("ct-before", 0, 1000, 0)
 	appendLogFile(t, file, raw...)
 	v.waitMessages("ct-before", before, 30*time.Second)
 
 	v.stop()
-	raw, _ = lines("ct-paused", 0, 2000) // more than max_buffer (64 KiB): reading pauses
+	raw, _ = lines("ct-paused", 0, 6000, 0) // more than max_buffer (64 KiB): reading pauses
 	appendLogFile(t, file, raw...)
-	time.Sleep(2 * time.Second)
+	// Wait until reading has paused (the pusher's buffer is full): the
+	// bytes read stop moving, short of the file's size.
+	metric := func(name string) float64 {
+		_, body := httpGet(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		for _, l := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return f
+			}
+		}
+		return -1
+	}
+	fi, err := os.Stat(file)
+	must(t, err)
+	last := -1.0
+	waitLong(t, "reading paused at loki.max_buffer", 30*time.Second, func() bool {
+		time.Sleep(time.Second)
+		n := metric("copenhagen_logs_read_bytes_total")
+		paused := n == last && n > 0 && n < float64(fi.Size())
+		last = n
+		return paused
+	})
+	time.Sleep(500 * time.Millisecond)
 	must(t, os.Truncate(file, 0))
-	raw, after := lines("ct-after-the-truncation", 0, 3000) // longer lines: past the old offset
+	// 3 000 lines of 200 bytes: past the old offset (7 000 lines of 60).
+	raw, after := lines("ct-after-the-truncation", 0, 3000, 150)
 	appendLogFile(t, file, raw...)
 	time.Sleep(time.Second)
 	v.start()

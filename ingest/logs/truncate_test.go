@@ -20,6 +20,7 @@ type gateSink struct {
 	mu    sync.Mutex
 	open  *sync.Cond
 	shut  bool
+	held  int // Sends that waited at the closed gate
 	lines []string
 	sent  chan struct{}
 	ack   func(*Record)
@@ -28,6 +29,9 @@ type gateSink struct {
 func (s *gateSink) Send(_ context.Context, r *Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.shut {
+		s.held++
+	}
 	for s.shut {
 		s.open.Wait()
 	}
@@ -93,7 +97,7 @@ func TestCopytruncateRegrownPastOffset(t *testing.T) {
 
 			waitLines := func(n int) []string {
 				t.Helper()
-				deadline := time.Now().Add(10 * time.Second)
+				deadline := time.Now().Add(30 * time.Second)
 				for time.Now().Before(deadline) {
 					sink.mu.Lock()
 					got := len(sink.lines)
@@ -108,12 +112,24 @@ func TestCopytruncateRegrownPastOffset(t *testing.T) {
 				defer sink.mu.Unlock()
 				return append([]string(nil), sink.lines...)
 			}
-			waitLines(1000)
+			if got := waitLines(1000); len(got) != 1000 {
+				t.Fatalf("got %d of the first 1000 lines", len(got))
+			}
 
 			// The shipper goes down; one more line blocks the tailer.
 			sink.set(true)
 			writeLines(t, f, "old", 1000, 1001)
-			time.Sleep(100 * time.Millisecond)
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				sink.mu.Lock()
+				held := sink.held
+				sink.mu.Unlock()
+				if held > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the tailer never reached the closed gate")
+				}
+			}
 			// copytruncate, and the application writes more than was
 			// there before reading resumes.
 			if err := os.Truncate(f, 0); err != nil {
