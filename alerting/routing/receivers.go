@@ -63,6 +63,11 @@ func buildReceivers(conf *config.Config, extURL *url.URL, logger *slog.Logger, s
 			}
 			ints[i] = notify.NewIntegration(w, wc, "webhook", i, rcv.Name)
 		}
+		for i := range ints {
+			// Response bodies out of the errors the pipeline logs.
+			inner := ints[i]
+			ints[i] = notify.NewIntegration(notifiers.Sanitizing{Notifier: &inner}, &inner, inner.Name(), inner.Index(), rcv.Name)
+		}
 		out[rcv.Name] = ints
 	}
 	return out, tmpl, errors.Join(errs...)

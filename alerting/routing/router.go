@@ -97,6 +97,8 @@ type Options struct {
 	// Cluster, when set, makes this Router one replica of a gossip
 	// cluster (cluster.go); nil is a single Alertmanager.
 	Cluster *ClusterOptions
+	// Limits bound the silences the API accepts (limits.go).
+	Limits Limits
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -232,6 +234,7 @@ func New(o Options) (*Router, error) {
 		Logger:        o.Logger.With("component", "silences"),
 		Metrics:       reg,
 		EventRecorder: r.recorder,
+		Limits:        o.Limits.silence(),
 	})
 	if err != nil {
 		_ = r.leaveCluster()
@@ -281,10 +284,13 @@ func New(o Options) (*Router, error) {
 func Validate(file string) (*config.Config, error) {
 	conf, err := config.LoadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("alerting.config_file: %w", err)
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
+	}
+	if err := checkTemplates(conf); err != nil {
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
 	}
 	if _, _, err := buildReceivers(conf, nil, slog.New(slog.DiscardHandler), "", nil); err != nil {
-		return nil, fmt.Errorf("alerting.config_file %s: %w", file, err)
+		return nil, fmt.Errorf("alerting.config_file: %w", locate(file, err))
 	}
 	return conf, nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/logredact"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/webserve"
 	"github.com/copenhagen-obs/copenhagen/translate/series"
 	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
@@ -64,10 +66,12 @@ func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line goes through logredact, which keeps the configuration's
+	// secrets out (app.setSecrets) and cuts overlong values.
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(logredact.New(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logredact.New(slog.NewTextHandler(w, opts)))
 }
 
 // app is one running Copenhagen: the pieces built from a config, and what
@@ -86,8 +90,10 @@ type app struct {
 	statsd   *statsdWiring
 	graphite *graphiteWiring
 
-	httpLn  net.Listener
-	httpSrv *http.Server
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	httpGuard httpGuard           // wire_http.go
+	webConfig *webserve.WebConfig // nil without http.web_config_file
 
 	ready atomic.Bool
 	// readyChecks must all pass for /-/ready (the alerting cluster's
@@ -101,6 +107,8 @@ type app struct {
 	components []component
 	routeHooks []func(mux *http.ServeMux)
 	reloaders  []func(cfg *config.Config) (commit func(), err error)
+	// secretSources add secret values for the log handler (wire_secrets.go).
+	secretSources []func() []string
 }
 
 // component is a running part of the app. run starts every serve function
@@ -135,6 +143,7 @@ func closer(f func() error) func(context.Context) error {
 // rules; the in-process Alertmanager is where the rules send.
 func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{configFile: configFile, cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
+	a.setSecrets(cfg)
 	defer func() {
 		if err != nil {
 			// A failed start releases everything it took, storage
@@ -146,6 +155,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 			if a.httpLn != nil {
 				_ = a.httpLn.Close()
 			}
+			a.closeWebConfig()
 		}
 	}()
 	a.reg.MustRegister(
@@ -192,6 +202,7 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	if err != nil {
 		return nil, err
 	}
+	a.setSecrets(cfg)
 	if err := a.buildHTTP(cfg, sd.store, tvPage); err != nil {
 		return nil, err
 	}
@@ -205,10 +216,8 @@ func (a *app) buildHTTP(cfg *config.Config, store *series.Store, tvPage bool) er
 	if cfg.HTTP.Listen == "" {
 		return nil
 	}
-	if cfg.HTTP.WebConfigFile != "" {
-		if err := web.Validate(string(cfg.HTTP.WebConfigFile)); err != nil {
-			return fmt.Errorf("http.web_config_file: %w", err)
-		}
+	if err := a.buildHTTPGuard(cfg); err != nil { // wire_http.go
+		return err
 	}
 	var err error
 	a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -277,7 +286,7 @@ func (a *app) routes(store *series.Store, tvPage bool) http.Handler {
 		}
 		fmt.Fprint(w, `</ul>`)
 	})
-	return mux
+	return a.httpGuard.handler(mux)
 }
 
 // run serves until ctx is cancelled, then stops in stage order within one
@@ -306,7 +315,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	httpDone := make(chan error, 1)
 	if a.httpSrv != nil {
-		wcf := string(a.cfg.HTTP.WebConfigFile)
+		wcf := a.webConfigPath()
 		go func() {
 			httpDone <- web.Serve(a.httpLn, a.httpSrv, &web.FlagConfig{WebConfigFile: &wcf}, a.logger)
 		}()
@@ -347,6 +356,7 @@ func (a *app) run(ctx context.Context) error {
 	if sctx.Err() != nil {
 		a.logger.Error("shutdown_timeout reached: stopping without waiting for the rest", "shutdown_timeout", budget)
 	}
+	a.closeWebConfig()
 	a.logger.Info("stopped", "took", time.Since(began).Round(time.Millisecond))
 	return runErr
 }
@@ -453,6 +463,7 @@ func (a *app) reloadLocked() error {
 		}
 	}
 	a.cfg = cfg
+	a.setSecrets(cfg)
 	a.logger.Info("configuration reloaded", "file", a.configFile)
 	return nil
 }

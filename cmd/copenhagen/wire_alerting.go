@@ -30,6 +30,7 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
 		Cluster:             clusterOptions(ac.Cluster),
+		Limits:              routing.Limits{MaxSilences: ac.MaxSilences, MaxSilenceSize: int(ac.MaxSilenceSize)},
 		Logger:              a.logger.With("component", "alerting"),
 		Registerer:          a.reg,
 	})
@@ -43,6 +44,7 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 		a.readyChecks = append(a.readyChecks, r.Ready)
 		a.logger.Info("alerting cluster", "peer_name", r.Peer().Name(), "listen", ac.Cluster.Listen, "peers", len(ac.Cluster.Peers))
 	}
+	a.secretSources = append(a.secretSources, func() []string { return routing.Secrets(r.Config()) })
 	// stageShip: rule evaluation (stagePipeline) stops first, so its last
 	// alerts are routed; Stop then writes the notification log snapshot.
 	a.add(component{name: "alerting", stage: stageShip, close: closer(r.Stop)})
@@ -56,7 +58,8 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 		}
 		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
 			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
-			!reflect.DeepEqual(n.Cluster, running.Cluster) {
+			!reflect.DeepEqual(n.Cluster, running.Cluster) ||
+			n.MaxSilences != running.MaxSilences || n.MaxSilenceSize != running.MaxSilenceSize {
 			a.logger.Warn("alerting settings other than config_file changed; they take effect at the next restart")
 		}
 		commit, err := r.Prepare(string(n.ConfigFile))

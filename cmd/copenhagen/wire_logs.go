@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"regexp"
 	"time"
@@ -121,10 +120,6 @@ func (a *app) buildLogs(cfg *config.Config) error {
 			}
 		}, nil
 	})
-	shown := kc.URL
-	if u, err := url.Parse(kc.URL); err == nil {
-		shown = u.Redacted() // a password in the URL stays out of the log
-	}
-	a.logger.Info("shipping logs to loki", "url", shown, "paths", lc.Paths, "files", len(lc.Files), "node", node)
+	a.logger.Info("shipping logs to loki", "url", config.RedactURL(kc.URL), "paths", lc.Paths, "files", len(lc.Files), "node", node)
 	return nil
 }

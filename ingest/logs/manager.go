@@ -86,7 +86,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		parseErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "copenhagen_logs_parse_errors_total",
 			Help: "Lines of a CRI or Docker file that did not parse; they are shipped as they are."}, []string{"format"}),
 		rotations: f.NewCounterVec(prometheus.CounterOpts{Name: "copenhagen_logs_rotations_total",
-			Help: "Rotations: truncate (copytruncate, read again from 0), finished (a renamed or deleted file drained and closed)."}, []string{"kind"}),
+			Help: "Rotations: truncate (copytruncate, read again from 0), truncate_regrown (copytruncate seen only by the changed head of a file that grew past the old offset, read again from 0), finished (a renamed or deleted file drained and closed)."}, []string{"kind"}),
 		cutLines: f.NewCounter(prometheus.CounterOpts{Name: "copenhagen_logs_lines_cut_total",
 			Help: "Lines longer than logs.max_line_size, shipped in pieces."}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{Name: "copenhagen_logs_files_skipped_total",
@@ -331,7 +331,7 @@ func (m *Manager) start(ctx context.Context, src *Source, path string, initial, 
 	t := &tailer{m: m, path: path, dir: filepath.Dir(path), key: key, f: f, cursor: cur, readOff: offset,
 		wake: make(chan struct{}, 1), drain: drain}
 	if saved != nil {
-		t.fpLen = saved.fpLen
+		t.fpLen, t.fp = saved.fpLen, saved.fp
 	}
 	if offset > 0 && t.fpLen == 0 {
 		t.updateFingerprint()

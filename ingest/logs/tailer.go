@@ -86,7 +86,8 @@ type tailer struct {
 	partial [3]partialBuf
 	grp     group
 	rec     Record
-	fpLen   int
+	fpLen   int    // bytes of the file's head that fp covers
+	fp      uint64 // fingerprint of the first fpLen bytes
 
 	rotatedAt time.Time
 }
@@ -97,7 +98,17 @@ func (t *tailer) run(ctx context.Context) {
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
 	for {
+		from := t.readOff
 		got, err := t.readAvailable(ctx)
+		if errors.Is(err, errRewritten) {
+			// Truncated in place and written again past our offset
+			// before we looked (reading paused while the shipper was
+			// full): the size check below cannot see it, the head can.
+			t.m.met.rotations.WithLabelValues("truncate_regrown").Inc()
+			t.m.log.Warn("file truncated and rewritten past the read offset, reading it from the start", "path", t.path, "offset", from)
+			t.reset()
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				t.m.log.Warn("stopped tailing a file", "path", t.path, "err", err)
@@ -161,7 +172,7 @@ func (t *tailer) reset() {
 		t.partial[i].buf = t.partial[i].buf[:0]
 	}
 	t.grp.n = 0
-	t.fpLen = 0
+	t.fpLen, t.fp = 0, 0
 	t.cursor.reset()
 }
 
@@ -174,6 +185,11 @@ func (t *tailer) readAvailable(ctx context.Context) (bool, error) {
 		return false, ctx.Err()
 	}
 	defer func() { <-t.m.readSlots }()
+	if t.fpLen > 0 {
+		if fi, err := t.f.Stat(); err == nil && fi.Size() > t.readOff && t.headRewritten() {
+			return false, errRewritten
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	buf := append((*bp)[:0], t.carry...)
 	defer func() {
@@ -201,6 +217,7 @@ func (t *tailer) readAvailable(ctx context.Context) (bool, error) {
 		}
 		n, err := t.f.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
+			began := time.Now()
 			got = true
 			t.m.met.bytesRead.Add(float64(n))
 			start := len(buf)
@@ -222,6 +239,11 @@ func (t *tailer) readAvailable(ctx context.Context) (bool, error) {
 			buf = buf[:copy(buf, buf[pos:])]
 			if err := t.sink.Flush(ctx); err != nil {
 				return got, err
+			}
+			if time.Since(began) >= t.m.cfg.PollInterval && t.headRewritten() {
+				// The shipper held us long enough for a copytruncate
+				// and a rewrite: what follows in the file is new content.
+				return got, errRewritten
 			}
 		}
 		if err == io.EOF || (err == nil && n == 0) {
@@ -250,8 +272,24 @@ func (t *tailer) updateFingerprint() {
 	if _, err := t.f.ReadAt(b, 0); err != nil {
 		return
 	}
-	t.fpLen = n
-	t.cursor.setFingerprint(n, fingerprint(b))
+	t.fpLen, t.fp = n, fingerprint(b)
+	t.cursor.setFingerprint(n, t.fp)
+}
+
+// errRewritten is readAvailable's report of headRewritten.
+var errRewritten = errors.New("file head rewritten")
+
+// headRewritten reports whether the first fpLen bytes of the file are no
+// longer those read: the file was truncated and written again. Log files
+// only grow at the end, so their head never changes otherwise. A file now
+// shorter than fpLen is the size check's case, not this one.
+func (t *tailer) headRewritten() bool {
+	if t.fpLen == 0 {
+		return false
+	}
+	var b [fingerprintSize]byte
+	n, _ := t.f.ReadAt(b[:t.fpLen], 0)
+	return n == t.fpLen && fingerprint(b[:n]) != t.fp
 }
 
 func fingerprint(b []byte) uint64 {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/route"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
@@ -117,7 +118,7 @@ func Handler(o Options) http.Handler {
 		tr.metadata = o.Metadata
 	}
 	api := apiv1.NewAPI(
-		o.Engine, q, nil, nil,
+		o.Engine, q, nil, noExemplars{},
 		func(context.Context) apiv1.ScrapePoolsRetriever { return tr },
 		func(context.Context) apiv1.TargetRetriever { return tr },
 		func(context.Context) apiv1.AlertmanagerRetriever { return tr },
@@ -261,6 +262,19 @@ func (m metadataStore) SizeMetadata() int {
 }
 
 func (m metadataStore) LengthMetadata() int { return len(m) }
+
+// noExemplars answers /api/v1/query_exemplars: Copenhagen stores no
+// exemplars (StatsD and Graphite carry none). Without it Prometheus's
+// handler dereferences a nil queryable and the request panics.
+type noExemplars struct{}
+
+func (noExemplars) ExemplarQuerier(context.Context) (storage.ExemplarQuerier, error) {
+	return noExemplars{}, nil
+}
+
+func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+	return []exemplar.QueryResult{}, nil
+}
 
 // emptyQueryable is used in agent mode, where the API refuses queries
 // before touching storage.

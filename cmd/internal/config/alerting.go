@@ -42,12 +42,21 @@ type AlertingConfig struct {
 	// Cluster makes the in-process Alertmanager one replica of a
 	// cluster that pages once (alerting_cluster.go); off by default.
 	Cluster ClusterConfig `yaml:"cluster"`
+	// MaxSilences bounds the silences kept, expired ones included
+	// (Alertmanager's --silences.max-silences); a new one beyond it is
+	// refused.
+	MaxSilences int `yaml:"max_silences"`
+	// MaxSilenceSize bounds one silence, comment and matchers included
+	// (Alertmanager's --silences.max-silence-size-bytes).
+	MaxSilenceSize ByteSize `yaml:"max_silence_size"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.
 func (c *AlertingConfig) SetDefaults() {
 	c.SnapshotInterval = 15 * time.Minute
 	c.QueueSize = 10000
+	c.MaxSilences = 10000
+	c.MaxSilenceSize = 64 << 10
 }
 
 // Validate checks what types alone cannot. The Alertmanager configuration
@@ -61,7 +70,7 @@ func (c *AlertingConfig) Validate() error {
 		}
 		p, err := url.Parse(u.v)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			errs = append(errs, Fieldf(u.name, `expected an http:// or https:// URL like "https://copenhagen.example.org", got %s`, quote(redactURL(u.v))))
+			errs = append(errs, Fieldf(u.name, `expected an http:// or https:// URL like "https://copenhagen.example.org", got %s`, quote(RedactURL(u.v))))
 		}
 	}
 	if c.Retention < 0 {
@@ -72,6 +81,12 @@ func (c *AlertingConfig) Validate() error {
 	}
 	if c.QueueSize <= 0 {
 		errs = append(errs, Fieldf("queue_size", "must be greater than 0, got %d", c.QueueSize))
+	}
+	if c.MaxSilences <= 0 {
+		errs = append(errs, Fieldf("max_silences", "must be greater than 0, got %d", c.MaxSilences))
+	}
+	if c.MaxSilenceSize < 1<<10 {
+		errs = append(errs, Fieldf("max_silence_size", "must be at least 1KiB, got %v", c.MaxSilenceSize))
 	}
 	add := func(err error) {
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func wantAlertingDefault() AlertingConfig {
-	return AlertingConfig{SnapshotInterval: 15 * time.Minute, QueueSize: 10000, Cluster: wantClusterDefault()}
+	return AlertingConfig{SnapshotInterval: 15 * time.Minute, QueueSize: 10000, Cluster: wantClusterDefault(), MaxSilences: 10000, MaxSilenceSize: 64 << 10}
 }
 
 func TestAlertingConfig(t *testing.T) {

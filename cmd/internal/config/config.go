@@ -70,17 +70,44 @@ type HTTPConfig struct {
 	WebConfigFile Path `yaml:"web_config_file"`
 	// ReadTimeout bounds reading a request; 0 means no timeout.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxRequestBodySize bounds the body of every POST, PUT, PATCH and
+	// DELETE (query forms, silences, /-/reload); a larger one is refused
+	// with 413 before it is read.
+	MaxRequestBodySize ByteSize `yaml:"max_request_body_size"`
+	// MaxQueryLength, MaxQueryDepth and MaxQueryOperators bound the PromQL
+	// of /api/v1 requests (query and match[]) before it is parsed: its
+	// length, its nesting of (), [] and {}, and its operator count.
+	MaxQueryLength    ByteSize `yaml:"max_query_length"`
+	MaxQueryDepth     int      `yaml:"max_query_depth"`
+	MaxQueryOperators int      `yaml:"max_query_operators"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.
 func (c *HTTPConfig) SetDefaults() {
 	c.Listen = ":9095"
 	c.ReadTimeout = 30 * time.Second
+	c.MaxRequestBodySize = 10 << 20
+	c.MaxQueryLength = 64 << 10
+	c.MaxQueryDepth = 128
+	c.MaxQueryOperators = 1000
 }
 
 // Validate checks what types alone cannot.
 func (c *HTTPConfig) Validate() error {
-	return checkListen("listen", c.Listen, ":9095")
+	errs := []error{checkListen("listen", c.Listen, ":9095")}
+	for _, p := range []struct {
+		name string
+		v    int64
+	}{{"max_request_body_size", int64(c.MaxRequestBodySize)}, {"max_query_length", int64(c.MaxQueryLength)},
+		{"max_query_depth", int64(c.MaxQueryDepth)}, {"max_query_operators", int64(c.MaxQueryOperators)}} {
+		if p.v <= 0 {
+			errs = append(errs, Fieldf(p.name, "must be greater than 0, got %d", p.v))
+		}
+	}
+	if c.MaxQueryLength > c.MaxRequestBodySize {
+		errs = append(errs, Fieldf("max_query_length", "must be at most max_request_body_size (%v), got %v", c.MaxRequestBodySize, c.MaxQueryLength))
+	}
+	return errors.Join(errs...)
 }
 
 // Log levels and formats accepted in the log section.

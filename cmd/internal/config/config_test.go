@@ -16,8 +16,9 @@ import (
 // SetDefaults, so that changing a default is a visible decision.
 func wantDefault() *Config {
 	return &Config{
-		HTTP: HTTPConfig{Listen: ":9095", ReadTimeout: 30 * time.Second},
-		Log:  LogConfig{Level: "info", Format: "logfmt"},
+		HTTP: HTTPConfig{Listen: ":9095", ReadTimeout: 30 * time.Second, MaxRequestBodySize: 10 << 20,
+			MaxQueryLength: 64 << 10, MaxQueryDepth: 128, MaxQueryOperators: 1000},
+		Log: LogConfig{Level: "info", Format: "logfmt"},
 		StatsD: StatsDConfig{
 			UDP:               ":8125",
 			TCP:               ":8125",
@@ -75,7 +76,8 @@ func TestLoadValid(t *testing.T) {
 		want func(c *Config) // applied to the defaults
 	}{
 		{"full.yml", func(c *Config) {
-			c.HTTP = HTTPConfig{Listen: "127.0.0.1:9100", WebConfigFile: "/etc/copenhagen/web.yml", ReadTimeout: 90 * time.Second}
+			c.HTTP = HTTPConfig{Listen: "127.0.0.1:9100", WebConfigFile: "/etc/copenhagen/web.yml", ReadTimeout: 90 * time.Second,
+				MaxRequestBodySize: 1 << 20, MaxQueryLength: 16 << 10, MaxQueryDepth: 64, MaxQueryOperators: 200}
 			c.Log = LogConfig{Level: "debug", Format: "json"}
 			c.StatsD = StatsDConfig{
 				UDP:               "0.0.0.0:9125",

@@ -92,7 +92,11 @@ func encodeNode(v reflect.Value) (*yaml.Node, error) {
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 		si := structInfoOf(t)
 		for _, f := range si.fields {
-			vn, err := encodeNode(v.FieldByIndex(f.index))
+			fv := v.FieldByIndex(f.index)
+			if how := t.FieldByIndex(f.index).Tag.Get("redact"); how != "" {
+				fv = redactValue(fv, how)
+			}
+			vn, err := encodeNode(fv)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.name, err)
 			}

@@ -99,7 +99,7 @@ func (c *HTTPClientConfig) Validate() error {
 func checkHTTPURL(field, s, example string, noUserinfo bool) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Fieldf(field, "expected an http:// or https:// URL like %q, got %s", example, quote(redactURL(s)))
+		return Fieldf(field, "expected an http:// or https:// URL like %q, got %s", example, quote(RedactURL(s)))
 	}
 	if noUserinfo && u.User != nil {
 		return Fieldf(field, "must not contain credentials")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -153,7 +154,7 @@ func (c *LogsConfig) Validate() error {
 // disables log shipping and tailing altogether.
 type LokiConfig struct {
 	// URL is the full push URL, e.g. http://loki:3100/loki/api/v1/push.
-	URL      string `yaml:"url"`
+	URL      string `yaml:"url" redact:"url"`
 	TenantID string `yaml:"tenant_id"` // X-Scope-OrgID; "" sends none
 	// BatchSize and BatchWait: a request goes when either is reached.
 	BatchSize ByteSize      `yaml:"batch_size"`
@@ -191,8 +192,12 @@ func (c *LokiConfig) SetDefaults() {
 // Validate checks what types alone cannot.
 func (c *LokiConfig) Validate() error {
 	var errs []error
-	if c.URL != "" && !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
-		errs = append(errs, Fieldf("url", `expected the full push URL like "http://loki:3100/loki/api/v1/push", or "" to disable, got %s`, quote(c.URL)))
+	if c.URL != "" {
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, Fieldf("url", `expected the full push URL like "http://loki:3100/loki/api/v1/push", or "" to disable, got %s`, quote(RedactURL(c.URL))))
+		} else if u.User != nil {
+			errs = append(errs, Fieldf("url", "must not contain credentials; use basic_auth.password_file or bearer_token_file"))
+		}
 	}
 	for _, p := range []struct {
 		name string

@@ -25,7 +25,7 @@ type RulesConfig struct {
 	// .../select/0/prometheus) instead of the embedded storage, for data
 	// sets one node cannot hold. Recording rules are still written to
 	// Copenhagen's storage (and remote write, if configured).
-	QueryURL string `yaml:"query_url"`
+	QueryURL string `yaml:"query_url" redact:"url"`
 	// QueryTimeout bounds each remote query.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// QueryClient is the HTTP client of query_url: basic_auth,
@@ -75,7 +75,7 @@ func (c *RulesConfig) Validate() error {
 	}
 	if c.QueryURL != "" {
 		if u, err := url.Parse(c.QueryURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, Fieldf("query_url", `expected an http:// or https:// URL like "http://vmselect:8481/select/0/prometheus", got %s`, quote(redactURL(c.QueryURL))))
+			errs = append(errs, Fieldf("query_url", `expected an http:// or https:// URL like "http://vmselect:8481/select/0/prometheus", got %s`, quote(RedactURL(c.QueryURL))))
 		} else if u.User != nil {
 			errs = append(errs, Fieldf("query_url", "must not contain credentials"))
 		}
@@ -101,7 +101,7 @@ type AlertmanagerConfig struct {
 	// "dns+http://name:port" is every address name resolves to (every
 	// replica behind a headless Service), "dnssrv+http://name" every
 	// target of its SRV record (alerting_cluster.go).
-	URLs       []string      `yaml:"urls"`
+	URLs       []string      `yaml:"urls" redact:"url"`
 	Timeout    time.Duration `yaml:"timeout"`
 	APIVersion string        `yaml:"api_version"`
 	// HTTPClientConfig: basic_auth, bearer_token_file, tls_config,
@@ -132,7 +132,7 @@ func (c *AlertmanagerConfig) Validate() error {
 		field := fmt.Sprintf("urls[%d]", i)
 		u, err := url.Parse(trimDNSPrefix(s))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(Fieldf(field, `expected an http:// or https:// URL like "http://alertmanager:9093", got %s`, quote(redactURL(s))))
+			add(Fieldf(field, `expected an http:// or https:// URL like "http://alertmanager:9093", got %s`, quote(RedactURL(s))))
 			continue
 		}
 		if u.User != nil {

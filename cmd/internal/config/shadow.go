@@ -81,13 +81,13 @@ func (c *ShadowConfig) Validate() error {
 		return errors.Join(errs...)
 	}
 	if u, err := url.Parse(c.GraphiteURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add(Fieldf("graphite_url", `expected an http:// or https:// URL like "http://graphite:8080", got %s`, quote(redactURL(c.GraphiteURL))))
+		add(Fieldf("graphite_url", `expected an http:// or https:// URL like "http://graphite:8080", got %s`, quote(RedactURL(c.GraphiteURL))))
 	} else if u.User != nil {
 		add(Fieldf("graphite_url", "must not contain credentials; use basic_auth.password_file"))
 	}
 	if c.SeyrenURL != "" {
 		if u, err := url.Parse(c.SeyrenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(Fieldf("seyren_url", `expected an http:// or https:// URL, got %s`, quote(redactURL(c.SeyrenURL))))
+			add(Fieldf("seyren_url", `expected an http:// or https:// URL, got %s`, quote(RedactURL(c.SeyrenURL))))
 		}
 	}
 	if c.ChecksFile == "" {

@@ -95,12 +95,12 @@ type RemoteWriteConfig struct {
 	Name string `yaml:"name"`
 	// URL is the receiver: Prometheus's /api/v1/write or
 	// VictoriaMetrics's /api/v1/write (vminsert: /insert/0/prometheus/api/v1/write).
-	URL           string        `yaml:"url"`
+	URL           string        `yaml:"url" redact:"url"`
 	RemoteTimeout time.Duration `yaml:"remote_timeout"`
 	// HTTPClientConfig: basic_auth, bearer_token_file, tls_config,
 	// oauth2, proxy_url (httpclient.go).
 	HTTPClientConfig `yaml:",inline"`
-	Headers          map[string]string `yaml:"headers"`
+	Headers          map[string]string `yaml:"headers" redact:"values"`
 	Queue            QueueConfig       `yaml:"queue"`
 }
 
@@ -157,7 +157,7 @@ func (c *RemoteWriteConfig) Validate() error {
 	if c.URL == "" {
 		add(Fieldf("url", "is required"))
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add(Fieldf("url", `expected an http:// or https:// URL like "http://prometheus:9090/api/v1/write", got %s`, quote(redactURL(c.URL))))
+		add(Fieldf("url", `expected an http:// or https:// URL like "http://prometheus:9090/api/v1/write", got %s`, quote(RedactURL(c.URL))))
 	} else if u.User != nil {
 		add(Fieldf("url", "must not contain credentials; use basic_auth.password_file"))
 	}
@@ -210,15 +210,6 @@ func checkReadable(field string, p Path) error {
 	}
 	_ = f.Close()
 	return nil
-}
-
-// redactURL drops userinfo from a URL for error messages.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = url.User("<secret>")
-		return u.String()
-	}
-	return s
 }
 
 // checkClientAuth checks the credentials of an HTTP client section
