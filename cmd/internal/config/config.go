@@ -253,20 +253,28 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return parse(data, path, dir)
+	return parse(data, path, dir, true)
 }
 
 // Parse parses a config document. filename is used in error messages, and
 // relative paths inside the document are resolved against its directory
 // (filepath.Dir(filename); "." for a bare name, leaving them relative to the
 // working directory). The error, if any, is an ErrorList.
+//
+// Parse checks the document; Load also checks the files it names and the
+// directories it writes to (see CheckFiles), which is what `copenhagen
+// check config` and `copenhagen run` need.
 func Parse(data []byte, filename string) (*Config, error) {
-	return parse(data, filename, filepath.Dir(filename))
+	return parse(data, filename, filepath.Dir(filename), false)
 }
 
-func parse(data []byte, filename, dir string) (*Config, error) {
+func parse(data []byte, filename, dir string, files bool) (*Config, error) {
 	c := Default()
-	if err := decodeYAML(data, filename, dir, c); err != nil {
+	var extra []validator
+	if files {
+		extra = append(extra, filesCheck{c})
+	}
+	if err := decodeYAML(data, filename, dir, c, extra...); err != nil {
 		return nil, err
 	}
 	return c, nil
