@@ -64,17 +64,22 @@ type Processor struct {
 	samples     [metricTypesCount]uint64
 	rejected    []uint64 // indexed by ParseError.idx
 	tagsDropped uint64
+	discarded   [2]uint64 // events, service checks
 
 	// The shared counters, resolved once so FlushStats does no label lookup.
 	receivedC    [numLineTypes]prometheus.Counter
 	samplesC     [metricTypesCount]prometheus.Counter
 	rejectedC    []prometheus.Counter
 	tagsDroppedC prometheus.Counter
+	discardedC   [2]prometheus.Counter
 
 	// Rate-limited warning: the first line rejected since the last warning
 	// (a truncated copy, as the input buffer is reused), and how many
 	// lines were rejected since then.
 	rejections ratelog.Rejections
+	// The same for events and service checks, which are valid but
+	// discarded.
+	discards ratelog.Rejections
 }
 
 // NewProcessor returns a Processor that feeds sink and counts into m
@@ -91,6 +96,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		rejected:      make([]uint64, len(reasons)),
 		rejectedC:     make([]prometheus.Counter, len(reasons)),
 		tagsDroppedC:  m.TagsDropped.WithLabelValues(tagDropNoValue),
+		discardedC:    [2]prometheus.Counter{m.LinesDiscarded.WithLabelValues(DiscardEvent), m.LinesDiscarded.WithLabelValues(DiscardServiceCheck)},
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
@@ -99,6 +105,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 	if p.rejections.Every <= 0 {
 		p.rejections.Every = DefaultWarnInterval
 	}
+	p.discards.Every = p.rejections.Every
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -155,8 +162,12 @@ func (p *Processor) processLine(ln []byte) {
 	switch l.Kind {
 	case KindEvent:
 		p.received[idxEvent]++
+		p.discarded[0]++
+		p.discards.Add(DiscardEvent, ln)
 	case KindServiceCheck:
 		p.received[idxServiceCheck]++
+		p.discarded[1]++
+		p.discards.Add(DiscardServiceCheck, ln)
 	default:
 		t := lineTypeIndex(l.Type)
 		p.received[t]++
@@ -205,6 +216,15 @@ func (p *Processor) FlushStats() {
 	if p.tagsDropped != 0 {
 		p.tagsDroppedC.Add(float64(p.tagsDropped))
 		p.tagsDropped = 0
+	}
+	for i, n := range p.discarded {
+		if n != 0 {
+			p.discardedC[i].Add(float64(n))
+			p.discarded[i] = 0
+		}
+	}
+	if p.discards.Pending() > 0 {
+		p.discards.Warn(p.logger, p.now(), "discarded DogStatsD events and service checks: only metrics become series (the relay still forwards them); counts by reason in copenhagen_statsd_lines_discarded_total", "line")
 	}
 	if p.rejections.Pending() > 0 {
 		p.rejections.Warn(p.logger, p.now(), "rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total", "line")
