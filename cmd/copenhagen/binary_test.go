@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 var binary string
@@ -241,14 +243,9 @@ func TestBinaryReloadAndGracefulShutdown(t *testing.T) {
 // external server, StatsD on :8125 and HTTP on :9095.
 func TestDefaultsWithoutConfigFile(t *testing.T) {
 	for _, a := range []string{"127.0.0.1:9095", "127.0.0.1:8125", "127.0.0.1:2003", "127.0.0.1:2004"} {
-		if l, err := net.Listen("tcp", a); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s must be free for the defaults test: %v", a, err)
-			}
-			t.Skipf("%s is in use on this machine: %v", a, err)
-		} else {
-			l.Close()
-		}
+		l, err := net.Listen("tcp", a)
+		storagetest.Need(t, "free port "+a+" (the defaults)", "stop what listens there", err)
+		l.Close()
 	}
 	p := startBinary(t, "run")
 	p.http = "127.0.0.1:9095"
