@@ -159,10 +159,17 @@ func (s *Server) Logs() string {
 // receiver (/api/v1/write) and query oracle, with extra flags appended.
 func StartPrometheus(t testing.TB, flags ...string) *Server {
 	t.Helper()
+	return StartPrometheusWithConfig(t, "global: {}\n", flags...)
+}
+
+// StartPrometheusWithConfig is StartPrometheus with the given
+// prometheus.yml (scrape_configs, say).
+func StartPrometheusWithConfig(t testing.TB, config string, flags ...string) *Server {
+	t.Helper()
 	bin := NeedBinary(t, "prometheus")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
