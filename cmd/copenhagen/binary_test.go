@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -119,13 +120,32 @@ func TestTranslateNameCLI(t *testing.T) {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	http   string
+}
+
+// syncBuffer is the process's stderr: exec's copying goroutine writes it
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startBinary(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stderr: &bytes.Buffer{}}
+	p := &proc{cmd: exec.Command(binary, args...), stderr: &syncBuffer{}}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Dir = t.TempDir() // the default storage.path "data" lands here
 	if err := p.cmd.Start(); err != nil {
