@@ -27,7 +27,11 @@
 // Adding a section is declaring a struct with yaml tags, optionally a
 // SetDefaults() method for non-zero defaults and a Validate() error method
 // for constraints, and adding it as a field of Config. See decode.go for
-// the decoding rules.
+// the decoding rules. A constraint that spans sections goes into the root
+// Config.Validate, one that looks at the disk (a directory to write, a file
+// to load) into Config.CheckFiles, which only Load runs (validate.go): the
+// configuration, not cmd's wiring, is where `copenhagen check config` and
+// `copenhagen run` learn what to refuse, so they cannot disagree.
 package config
 
 import (
