@@ -9,6 +9,7 @@
 //	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
 //	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
+//	copenhagen import grafana --from FILE|DIR|URL --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE] [--token-file FILE]
 //	copenhagen version (also --version); -h or --help on any command
 package main
 
@@ -74,6 +75,8 @@ func runCLI(args []string, stdout, stderr io.Writer) (code int) {
 	importCmd := app.Command("import", "Import legacy configuration.")
 	importSeyrenCmd := importCmd.Command("seyren", "Turn Seyren checks into Prometheus rule files, an Alertmanager configuration and a report.")
 	importSeyrenFlags := importSeyrenFlags(importSeyrenCmd)
+	importGrafanaCmd := importCmd.Command("grafana", "Convert Grafana dashboards over Graphite into dashboards over Prometheus, with a per-target report.")
+	importGrafanaFlags := importGrafanaFlags(importGrafanaCmd)
 
 	versionCmd := app.Command("version", "Print the version, the commit it was built from and the Go version.")
 
@@ -93,6 +96,8 @@ func runCLI(args []string, stdout, stderr io.Writer) (code int) {
 		return translateExpr(trExprFlags, stdout, stderr)
 	case importSeyrenCmd.FullCommand():
 		return importSeyren(importSeyrenFlags, stdout, stderr)
+	case importGrafanaCmd.FullCommand():
+		return importGrafana(importGrafanaFlags, stdout, stderr)
 	case versionCmd.FullCommand():
 		fmt.Fprintln(stdout, versionText())
 		return 0

@@ -19,4 +19,7 @@ type Result struct {
 	Status Status
 	Reason string   // why Untranslated
 	Notes  []string // approximations for Partial, informational otherwise
+	// Legend names the series as Graphite did (graph semantics; set by
+	// TranslateGraph, nil otherwise).
+	Legend *Legend
 }
