@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
+	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/ingest/listen"
 	"github.com/copenhagen-obs/copenhagen/ingest/relay"
@@ -94,6 +96,11 @@ type app struct {
 	// query API and alerting read: the embedded TSDB, the agent WAL, or
 	// nil when storage is disabled. Set by buildStorage.
 	storage storage.Storage
+
+	// evaluator and ruleQuery are rule evaluation and what it queries,
+	// set by buildRules when rules run; read by buildTV.
+	evaluator *evaluate.Evaluator
+	ruleQuery rules.QueryFunc
 
 	store      *series.Store
 	translator *series.Translator
@@ -174,9 +181,12 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		return nil, fmt.Errorf("statsd.mapping_file: %w", err)
 	}
 	a.store = series.New(series.Options{
-		MaxSeries:  sc.MaxSeries,
-		MaxSetSize: sc.MaxSetSize,
-		Source:     "statsd",
+		MaxSeries:           sc.MaxSeries,
+		MaxSetSize:          sc.MaxSetSize,
+		MaxLabels:           sc.LabelLimit,
+		MaxLabelNameLength:  sc.LabelNameLengthLimit,
+		MaxLabelValueLength: sc.LabelValueLengthLimit,
+		Source:              "statsd",
 	}, a.reg)
 	a.translator = series.NewTranslator(a.store, m, a.reg, logger)
 	pm := statsd.NewMetrics(a.reg)
@@ -242,6 +252,9 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 		return nil, err
 	}
 	if err := a.buildRules(cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildTV(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.HTTP.Listen != "" {
@@ -323,6 +336,9 @@ func (a *app) routes() http.Handler {
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>`+
 			`<li><a href="/-/ready">/-/ready</a></li>`+
 			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li>`)
+		if a.evaluator != nil {
+			fmt.Fprint(w, `<li><a href="/tv">/tv</a>: the TV board (<code>/tv?team=NAME</code>)</li>`)
+		}
 		if alertsPage {
 			fmt.Fprint(w, `<li><a href="/alerts">/alerts</a>: firing alerts and silences</li>`)
 		}

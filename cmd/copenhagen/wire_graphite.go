@@ -54,10 +54,13 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 	}
 	w := &graphiteWiring{}
 	w.translator = carbon.New(app, m, carbon.Options{
-		MaxSeries:  gc.MaxSeries,
-		SeriesIdle: gc.SeriesIdleTimeout,
-		Source:     "graphite",
-		Logger:     a.logger,
+		MaxSeries:           gc.MaxSeries,
+		SeriesIdle:          gc.SeriesIdleTimeout,
+		Source:              "graphite",
+		Logger:              a.logger,
+		MaxLabels:           gc.LabelLimit,
+		MaxLabelNameLength:  gc.LabelNameLengthLimit,
+		MaxLabelValueLength: gc.LabelValueLengthLimit,
 	}, a.reg)
 	pm := graphite.NewMetrics(a.reg)
 
@@ -96,7 +99,7 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 				}
 			}
 			h.proc = graphite.NewProcessor(sink, pm, graphite.ProcessorOptions{
-				MaxLineLength: int(gc.MaxLineLength), Logger: a.logger,
+				MaxLineLength: int(gc.MaxLineLength), Logger: a.logger, MaxFuture: gc.MaxFuture,
 			})
 			return h
 		}

@@ -92,6 +92,7 @@ func (a *app) buildRules(cfg *config.Config) error {
 	if err := ev.Update(paths(rc.Files), rc.EvaluationInterval); err != nil {
 		return fmt.Errorf("rules.files: %w", err)
 	}
+	a.evaluator, a.ruleQuery = ev, qf // for /tv (wire_tv.go)
 	files, _ := evaluate.Files(paths(rc.Files))
 	a.logger.Info("rules loaded", "files", len(files), "groups", len(ev.Manager().RuleGroups()),
 		"query_url", rc.QueryURL != "", "alertmanagers", len(cfg.Alerting.Alertmanagers))

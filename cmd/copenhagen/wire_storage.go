@@ -44,8 +44,11 @@ func (a *app) buildStorage(cfg *config.Config) error {
 		LookbackDelta:    sc.LookbackDelta,
 		QueryTimeout:     sc.QueryTimeout,
 		MaxSamples:       sc.QueryMaxSamples,
-		Logger:           a.logger,
-		Registerer:       a.reg,
+		// The seam's bound is never tighter than Graphite's, so a point
+		// graphite.max_future accepts is stored.
+		MaxFuture:  max(cstorage.DefaultMaxFuture, cfg.Graphite.MaxFuture),
+		Logger:     a.logger,
+		Registerer: a.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
@@ -155,7 +158,7 @@ func newFlushMetrics(reg prometheus.Registerer) *flushMetrics {
 			Help: "Samples of StatsD flushes that storage refused, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{"refused", "append_failed", "commit_failed"} {
+	for _, r := range append([]string{"append_failed", "commit_failed"}, cstorage.RefusedReasons...) {
 		m.dropped.WithLabelValues(r)
 	}
 	reg.MustRegister(m.appended, m.dropped)
@@ -185,7 +188,9 @@ func (a *app) appendStatsD(st storage.Appendable, now time.Time, m *flushMetrics
 	}
 	m.appended.Add(float64(n))
 	if refused != nil {
-		m.dropped.WithLabelValues("refused").Add(float64(refused.Count))
+		for reason, k := range refused.ByReason {
+			m.dropped.WithLabelValues(reason).Add(float64(k))
+		}
 	}
 }
 

@@ -29,23 +29,40 @@ type PickleItem struct {
 // emits for lists, tuples, strings, ints, floats, booleans and None, and nothing that
 // could build another object or call anything (GLOBAL, REDUCE, BUILD,
 // INST, OBJ, PERSID, dicts, sets). Such a pickle is rejected as a whole
-// (bad_pickle). The work and memory of a Decode are bounded by the
-// payload's length, which the Processor bounds with MaxPickleFrame.
+// (bad_pickle). The work of a Decode is linear in the payload's length,
+// which the Processor bounds with MaxPickleFrame, and so is its memory,
+// with a small factor: the values it holds at once (stack, marks, memo,
+// tuple and list elements, lists) are at most one per two bytes of
+// payload (plus a constant), 24 bytes each, or the frame is refused as
+// pickle_too_complex. A real carbon pickle needs about one value per five
+// bytes; a frame of 4 MiB of EMPTY_LIST opcodes, which took 300 MB, is
+// refused after 2 MiB of values (48 MB).
 //
 // A PickleDecoder reuses its buffers between calls: it is not safe for
 // concurrent use, and decoding allocates nothing once they have grown.
+// Buffers grown beyond what an ordinary frame needs are released after
+// the call, so that an idle connection does not hold what its largest
+// frame took.
 type PickleDecoder struct {
-	stack   []pval
-	marks   []int
-	memo    []pval
-	memoLen int // entries set, for MEMOIZE
-	maxMemo int64
-	elems   []pval
-	lists   [][]pval
-	nlists  int
-	scratch []byte
-	items   []PickleItem
+	stack     []pval
+	marks     []int32
+	memo      []pval
+	memoLen   int // entries set, for MEMOIZE
+	maxMemo   int64
+	elems     []pval
+	lists     [][]pval
+	nlists    int
+	listElems int // elements in all lists
+	maxUnits  int // bound of the values held at once
+	scratch   []byte
+	items     []PickleItem
+	frame     []byte
+	emit      func(*PickleItem)
+	appendFn  func(*PickleItem)
+	item      PickleItem
 }
+
+func (d *PickleDecoder) appendItem(it *PickleItem) { d.items = append(d.items, *it) }
 
 type pkind uint8
 
@@ -53,22 +70,33 @@ const (
 	kUnset pkind = iota
 	kInt
 	kFloat
-	kStr
+	kStr     // bytes of the frame: frame[off:off+n]
+	kScratch // decoded bytes: scratch[off:off+n]
 	kTuple
 	kList
 	kNone
 )
 
-// pval is a decoded Python value. Tuples are elems[off:off+n]; lists are
-// lists[off], shared by every reference so APPENDS through a memo GET
-// reaches the same list, as in Python.
+// pval is a decoded Python value, 24 bytes: x holds an int or the bits
+// of a float; strings are frame[off:off+n] or scratch[off:off+n]; tuples
+// are elems[off:off+n]; lists are lists[off], shared by every reference
+// so APPENDS through a memo GET reaches the same list, as in Python.
 type pval struct {
-	k   pkind
-	i   int64
-	f   float64
-	s   []byte
+	x   uint64
 	off int32
 	n   int32
+	k   pkind
+}
+
+func intVal(i int64) pval     { return pval{k: kInt, x: uint64(i)} }
+func floatVal(f float64) pval { return pval{k: kFloat, x: math.Float64bits(f)} }
+
+// str returns the bytes of a kStr or kScratch value.
+func (d *PickleDecoder) str(v pval) []byte {
+	if v.k == kScratch {
+		return d.scratch[v.off : v.off+v.n : v.off+v.n]
+	}
+	return d.frame[v.off : v.off+v.n : v.off+v.n]
 }
 
 // maxMemoIndex bounds PUT indexes; Python numbers its memo from 0, so a
@@ -77,9 +105,31 @@ const maxMemoIndex = 1 << 22
 
 // Decode decodes one pickle payload (without its length prefix). It
 // returns the elements of the list, in order, valid until the next call;
-// a payload that is not a list of tuples returns ErrBadPickle and no
-// items.
+// a payload that is not a list of tuples returns ErrBadPickle (or
+// ErrPickleTooComplex) and no items.
 func (d *PickleDecoder) Decode(b []byte) ([]PickleItem, error) {
+	d.items = d.items[:0]
+	if d.appendFn == nil {
+		d.appendFn = d.appendItem // bound once: no allocation per call
+	}
+	err := d.DecodeFunc(b, d.appendFn)
+	items := d.items
+	if cap(d.items) > keepItems {
+		d.items = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+// DecodeFunc is Decode without the list of items: f is called for each
+// element of the list, in order, once the whole payload decoded; the item
+// and its Path are only valid during the call. Nothing is called for a
+// payload that Decode would refuse.
+func (d *PickleDecoder) DecodeFunc(b []byte, f func(*PickleItem)) error {
+	d.frame, d.emit = b, f
+	defer d.release()
 	d.stack = d.stack[:0]
 	d.marks = d.marks[:0]
 	clear(d.memo[:min(d.memoLen, len(d.memo))])
@@ -89,21 +139,19 @@ func (d *PickleDecoder) Decode(b []byte) ([]PickleItem, error) {
 		d.lists[i] = d.lists[i][:0]
 	}
 	d.nlists = 0
+	d.listElems = 0
 	d.scratch = d.scratch[:0]
-	d.items = d.items[:0]
 	// Every PUT takes at least two bytes: no payload needs more entries.
 	d.maxMemo = min(int64(len(b)), maxMemoIndex)
-	if err := d.run(b); err != nil {
-		return nil, err
-	}
-	return d.items, nil
+	d.maxUnits = len(b)/2 + minUnits
+	return d.run(b)
 }
 
-func (d *PickleDecoder) push(v pval) { d.stack = append(d.stack, v) }
+func (d *PickleDecoder) push(v pval) { d.stack = append(grow(d.stack, 1, d.maxUnits), v) }
 
 func (d *PickleDecoder) pop() (pval, bool) {
 	n := len(d.stack)
-	if n == 0 || (len(d.marks) > 0 && d.marks[len(d.marks)-1] == n) {
+	if n == 0 || (len(d.marks) > 0 && int(d.marks[len(d.marks)-1]) == n) {
 		return pval{}, false
 	}
 	v := d.stack[n-1]
@@ -117,7 +165,7 @@ func (d *PickleDecoder) popMark() ([]pval, bool) {
 	if len(d.marks) == 0 {
 		return nil, false
 	}
-	m := d.marks[len(d.marks)-1]
+	m := int(d.marks[len(d.marks)-1])
 	d.marks = d.marks[:len(d.marks)-1]
 	vals := d.stack[m:]
 	d.stack = d.stack[:m]
@@ -126,16 +174,17 @@ func (d *PickleDecoder) popMark() ([]pval, bool) {
 
 func (d *PickleDecoder) newList(items []pval) pval {
 	if d.nlists == len(d.lists) {
-		d.lists = append(d.lists, nil)
+		d.lists = append(grow(d.lists, 1, d.maxUnits), nil)
 	}
 	d.lists[d.nlists] = append(d.lists[d.nlists][:0], items...)
 	d.nlists++
+	d.listElems += len(items)
 	return pval{k: kList, off: int32(d.nlists - 1)}
 }
 
 func (d *PickleDecoder) newTuple(items []pval) pval {
 	off := len(d.elems)
-	d.elems = append(d.elems, items...)
+	d.elems = append(grow(d.elems, len(items), d.maxUnits), items...)
 	return pval{k: kTuple, off: int32(off), n: int32(len(items))}
 }
 
@@ -148,7 +197,7 @@ func (d *PickleDecoder) memoPut(idx int64) bool {
 		return false
 	}
 	for int64(len(d.memo)) <= idx {
-		d.memo = append(d.memo, pval{})
+		d.memo = append(grow(d.memo, 1, d.maxUnits), pval{})
 	}
 	if d.memo[idx].k == kUnset {
 		d.memoLen++
@@ -223,7 +272,7 @@ func (d *PickleDecoder) run(b []byte) error {
 			d.collect(d.lists[d.stack[0].off])
 			return nil
 		case '(': // MARK
-			d.marks = append(d.marks, len(d.stack))
+			d.marks = append(d.marks, int32(len(d.stack)))
 		case ']': // EMPTY_LIST
 			d.push(d.newList(nil))
 		case 'l': // LIST
@@ -238,19 +287,21 @@ func (d *PickleDecoder) run(b []byte) error {
 				return ErrBadPickle
 			}
 			l := d.stack[len(d.stack)-1].off
-			d.lists[l] = append(d.lists[l], v)
+			d.lists[l] = append(grow(d.lists[l], 1, d.maxUnits), v)
+			d.listElems++
 		case 'e': // APPENDS
 			vals, ok := d.popMark()
 			if !ok || len(d.stack) == 0 || d.stack[len(d.stack)-1].k != kList {
 				return ErrBadPickle
 			}
 			l := d.stack[len(d.stack)-1].off
-			d.lists[l] = append(d.lists[l], vals...)
+			d.lists[l] = append(grow(d.lists[l], len(vals), d.maxUnits), vals...)
+			d.listElems += len(vals)
 		case ')': // EMPTY_TUPLE
 			d.push(d.newTuple(nil))
 		case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
 			n := int(op - 0x84)
-			if len(d.stack) < n || (len(d.marks) > 0 && len(d.stack)-n < d.marks[len(d.marks)-1]) {
+			if len(d.stack) < n || (len(d.marks) > 0 && len(d.stack)-n < int(d.marks[len(d.marks)-1])) {
 				return ErrBadPickle
 			}
 			t := d.newTuple(d.stack[len(d.stack)-n:])
@@ -319,28 +370,28 @@ func (d *PickleDecoder) run(b []byte) error {
 			if !ok {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kInt, i: n})
+			d.push(intVal(n))
 		case 'N': // NONE: not a number, but not a reason to refuse the frame
 			d.push(pval{k: kNone})
 		case 0x88, 0x89: // NEWTRUE, NEWFALSE: float(True) is 1.0
-			d.push(pval{k: kInt, i: int64(0x89 - op)})
+			d.push(intVal(int64(0x89 - op)))
 		case 'J': // BININT
 			if !need(4) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kInt, i: int64(int32(binary.LittleEndian.Uint32(b[i:])))})
+			d.push(intVal(int64(int32(binary.LittleEndian.Uint32(b[i:])))))
 			i += 4
 		case 'K': // BININT1
 			if !need(1) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kInt, i: int64(b[i])})
+			d.push(intVal(int64(b[i])))
 			i++
 		case 'M': // BININT2
 			if !need(2) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kInt, i: int64(binary.LittleEndian.Uint16(b[i:]))})
+			d.push(intVal(int64(binary.LittleEndian.Uint16(b[i:]))))
 			i += 2
 		case 0x8a: // LONG1: n bytes of little-endian two's complement
 			if !need(1) {
@@ -359,7 +410,7 @@ func (d *PickleDecoder) run(b []byte) error {
 				u |= ^uint64(0) << (8 * n) // sign-extend
 			}
 			i += n
-			d.push(pval{k: kInt, i: int64(u)})
+			d.push(intVal(int64(u)))
 		case 'F': // FLOAT: repr text
 			line, next, ok := readLine(b, i)
 			if !ok {
@@ -370,12 +421,12 @@ func (d *PickleDecoder) run(b []byte) error {
 			if !ok {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kFloat, f: f})
+			d.push(floatVal(f))
 		case 'G': // BINFLOAT: 8 bytes big-endian
 			if !need(8) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kFloat, f: math.Float64frombits(binary.BigEndian.Uint64(b[i:]))})
+			d.push(floatVal(math.Float64frombits(binary.BigEndian.Uint64(b[i:]))))
 			i += 8
 		case 'U', 'C', 0x8c: // SHORT_BINSTRING, SHORT_BINBYTES, SHORT_BINUNICODE
 			if !need(1) {
@@ -386,7 +437,7 @@ func (d *PickleDecoder) run(b []byte) error {
 			if !need(n) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kStr, s: b[i : i+n : i+n]})
+			d.push(pval{k: kStr, off: int32(i), n: int32(n)})
 			i += n
 		case 'T', 'B', 'X': // BINSTRING, BINBYTES, BINUNICODE
 			if !need(4) {
@@ -397,7 +448,7 @@ func (d *PickleDecoder) run(b []byte) error {
 			if !need(n) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kStr, s: b[i : i+n : i+n]})
+			d.push(pval{k: kStr, off: int32(i), n: int32(n)})
 			i += n
 		case 'S': // STRING: a Python 2 repr, quoted and escaped
 			line, next, ok := readLine(b, i)
@@ -405,24 +456,27 @@ func (d *PickleDecoder) run(b []byte) error {
 				return ErrBadPickle
 			}
 			i = next
-			s, ok := d.unquote(line)
-			if !ok {
+			start := len(d.scratch)
+			if !d.unquote(line) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kStr, s: s})
+			d.push(pval{k: kScratch, off: int32(start), n: int32(len(d.scratch) - start)})
 		case 'V': // UNICODE: raw-unicode-escape text
 			line, next, ok := readLine(b, i)
 			if !ok {
 				return ErrBadPickle
 			}
 			i = next
-			s, ok := d.rawUnicode(line)
-			if !ok {
+			start := len(d.scratch)
+			if !d.rawUnicode(line) {
 				return ErrBadPickle
 			}
-			d.push(pval{k: kStr, s: s})
+			d.push(pval{k: kScratch, off: int32(start), n: int32(len(d.scratch) - start)})
 		default:
 			return ErrBadPickle
+		}
+		if d.units() > d.maxUnits {
+			return ErrPickleTooComplex
 		}
 	}
 	return ErrBadPickle // no STOP
@@ -432,14 +486,15 @@ func (d *PickleDecoder) run(b []byte) error {
 func (d *PickleDecoder) collect(list []pval) {
 	for _, v := range list {
 		it := PickleItem{Err: ErrBadPickleItem}
-		if el := d.seq(v); len(el) == 2 && el[0].k == kStr {
+		if el := d.seq(v); len(el) == 2 && (el[0].k == kStr || el[0].k == kScratch) {
 			if pt := d.seq(el[1]); len(pt) == 2 {
-				it = PickleItem{Path: el[0].s}
-				it.Timestamp, it.TimestampOK = number(pt[0])
-				it.Value, it.ValueOK = number(pt[1])
+				it = PickleItem{Path: d.str(el[0])}
+				it.Timestamp, it.TimestampOK = d.number(pt[0])
+				it.Value, it.ValueOK = d.number(pt[1])
 			}
 		}
-		d.items = append(d.items, it)
+		d.item = it
+		d.emit(&d.item)
 	}
 }
 
@@ -456,14 +511,14 @@ func (d *PickleDecoder) seq(v pval) []pval {
 }
 
 // number converts as Python's float() does for the types carbon gets.
-func number(v pval) (float64, bool) {
+func (d *PickleDecoder) number(v pval) (float64, bool) {
 	switch v.k {
 	case kInt:
-		return float64(v.i), true
+		return float64(int64(v.x)), true
 	case kFloat:
-		return v.f, true
-	case kStr:
-		return parseNumber(trimSpace(v.s))
+		return math.Float64frombits(v.x), true
+	case kStr, kScratch:
+		return parseNumber(trimSpace(d.str(v)))
 	}
 	return 0, false
 }
@@ -493,12 +548,11 @@ func unhex(c byte) (byte, bool) {
 // unquote decodes a Python 2 string repr ('abc', "it's", 'a\x00\n') into
 // the scratch buffer, as pickle's STRING does with codecs.escape_decode:
 // unknown escapes stay as they are.
-func (d *PickleDecoder) unquote(q []byte) ([]byte, bool) {
+func (d *PickleDecoder) unquote(q []byte) bool {
 	if len(q) < 2 || (q[0] != '\'' && q[0] != '"') || q[len(q)-1] != q[0] {
-		return nil, false
+		return false
 	}
 	q = q[1 : len(q)-1]
-	start := len(d.scratch)
 	for i := 0; i < len(q); i++ {
 		c := q[i]
 		if c != '\\' || i+1 == len(q) {
@@ -525,12 +579,12 @@ func (d *PickleDecoder) unquote(q []byte) ([]byte, bool) {
 			d.scratch = append(d.scratch, 11)
 		case 'x':
 			if i+2 >= len(q) {
-				return nil, false
+				return false
 			}
 			h, ok1 := unhex(q[i+1])
 			l, ok2 := unhex(q[i+2])
 			if !ok1 || !ok2 {
-				return nil, false
+				return false
 			}
 			d.scratch = append(d.scratch, h<<4|l)
 			i += 2
@@ -545,14 +599,13 @@ func (d *PickleDecoder) unquote(q []byte) ([]byte, bool) {
 			d.scratch = append(d.scratch, '\\', e)
 		}
 	}
-	return d.scratch[start:len(d.scratch):len(d.scratch)], true
+	return true
 }
 
 // rawUnicode decodes Python's raw-unicode-escape (what protocol 0 writes
 // for str) into UTF-8 in the scratch buffer: bytes are Latin-1 code
 // points, and \uXXXX and \UXXXXXXXX are escapes.
-func (d *PickleDecoder) rawUnicode(s []byte) ([]byte, bool) {
-	start := len(d.scratch)
+func (d *PickleDecoder) rawUnicode(s []byte) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\\' && i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
@@ -561,18 +614,18 @@ func (d *PickleDecoder) rawUnicode(s []byte) ([]byte, bool) {
 				n = 8
 			}
 			if i+2+n > len(s) {
-				return nil, false
+				return false
 			}
 			var r rune
 			for _, h := range s[i+2 : i+2+n] {
 				v, ok := unhex(h)
 				if !ok {
-					return nil, false
+					return false
 				}
 				r = r<<4 | rune(v)
 			}
 			if r > utf8.MaxRune {
-				return nil, false
+				return false
 			}
 			d.scratch = utf8.AppendRune(d.scratch, r)
 			i += 1 + n
@@ -580,5 +633,5 @@ func (d *PickleDecoder) rawUnicode(s []byte) ([]byte, bool) {
 		}
 		d.scratch = utf8.AppendRune(d.scratch, rune(c))
 	}
-	return d.scratch[start:len(d.scratch):len(d.scratch)], true
+	return true
 }

@@ -51,6 +51,8 @@ type Point struct {
 	Value float64
 	// Timestamp is in Unix milliseconds.
 	Timestamp int64
+
+	tagIdx []int32 // dedupTags' scratch
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
@@ -147,25 +149,13 @@ func (p *Point) ParsePath(path []byte) error {
 		if bytes.ContainsAny(k, "!^") || v[0] == '~' {
 			return ErrMalformedTags
 		}
-		p.addTag(k, v)
+		if string(k) != "name" {
+			// carbon overwrites a "name" tag with the path's name
+			p.Tags = append(p.Tags, Tag{Key: k, Value: v})
+		}
 		if rest == nil {
+			p.dedupTags()
 			return nil
 		}
 	}
-}
-
-// addTag appends a tag, replacing an earlier one with the same key (carbon
-// keeps tags in a dict) and ignoring "name", which carbon overwrites with
-// the path's name.
-func (p *Point) addTag(k, v []byte) {
-	if string(k) == "name" {
-		return
-	}
-	for i := range p.Tags {
-		if bytes.Equal(p.Tags[i].Key, k) {
-			p.Tags[i].Value = v
-			return
-		}
-	}
-	p.Tags = append(p.Tags, Tag{Key: k, Value: v})
 }

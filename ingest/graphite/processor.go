@@ -32,6 +32,9 @@ type ProcessorOptions struct {
 	// Now replaces time.Now, for tests: it stamps points sent without a
 	// timestamp or with -1.
 	Now func() time.Time
+	// MaxFuture rejects points stamped further ahead of Now as
+	// too_far_in_future (graphite.max_future); 0 means no bound.
+	MaxFuture time.Duration
 }
 
 const maxLoggedLine = 256
@@ -50,7 +53,11 @@ type Processor struct {
 	pickle PickleDecoder
 	sink   Sink
 
+	pickleElemFn func(*PickleItem) // p.pickleElem, bound once
+	pickleNow    int64
+
 	maxLineLength int
+	maxFuture     int64 // milliseconds, 0: no bound
 	logger        *slog.Logger
 	now           func() time.Time
 
@@ -71,11 +78,13 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 	p := &Processor{
 		sink:          sink,
 		maxLineLength: opts.MaxLineLength,
+		maxFuture:     opts.MaxFuture.Milliseconds(),
 		logger:        opts.Logger,
 		now:           opts.Now,
 		rejected:      make([]uint64, len(reasons)),
 		rejectedC:     make([]prometheus.Counter, len(reasons)),
 	}
+	p.pickleElemFn = p.pickleElem
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
@@ -136,6 +145,10 @@ func (p *Processor) processLine(ln []byte, now int64) {
 		p.reject(err.(*ParseError), ln)
 		return
 	}
+	if p.tooFarAhead(p.point.Timestamp, now) {
+		p.reject(ErrTooFarInFuture, ln)
+		return
+	}
 	p.received[0]++
 	p.sink.Point(&p.point)
 }
@@ -144,21 +157,20 @@ func (p *Processor) processLine(ln []byte, now int64) {
 // prefix. A payload that is not a carbon list is rejected as a whole
 // (bad_pickle); in a good list, each bad element is rejected on its own.
 func (p *Processor) ProcessPickle(payload []byte) {
-	items, err := p.pickle.Decode(payload)
-	if err != nil {
+	p.pickleNow = p.now().UnixMilli()
+	if err := p.pickle.DecodeFunc(payload, p.pickleElemFn); err != nil {
 		p.reject(err.(*ParseError), payload)
+	}
+}
+
+// pickleElem handles one element of a decoded pickle list.
+func (p *Processor) pickleElem(it *PickleItem) {
+	if err := p.pickleItem(it, p.pickleNow); err != nil {
+		p.reject(err, it.Path)
 		return
 	}
-	now := p.now().UnixMilli()
-	for i := range items {
-		it := &items[i]
-		if err := p.pickleItem(it, now); err != nil {
-			p.reject(err, it.Path)
-			continue
-		}
-		p.received[1]++
-		p.sink.Point(&p.point)
-	}
+	p.received[1]++
+	p.sink.Point(&p.point)
 }
 
 func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
@@ -177,6 +189,9 @@ func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
 	ts, ok := floatTimestamp(it.Timestamp, it.TimestampOK, now)
 	if !ok {
 		return ErrBadTimestamp
+	}
+	if p.tooFarAhead(ts, now) {
+		return ErrTooFarInFuture
 	}
 	p.point.Value = it.Value
 	p.point.Timestamp = ts

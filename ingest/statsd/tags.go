@@ -34,7 +34,7 @@ func (l *Line) Tags(dst []Tag) ([]Tag, error) {
 		}
 	}
 	if l.DogTags == nil {
-		return dst, nil
+		return dedupLast(dst, start), nil
 	}
 	// DogTags starts inside the first "|#" section and may span later
 	// sections, of which only the "#" ones hold tags.
@@ -56,14 +56,14 @@ func (l *Line) Tags(dst []Tag) ([]Tag, error) {
 			return dst[:start], err
 		}
 		if j < 0 {
-			return dst, nil
+			return dedupLast(dst, start), nil
 		}
 		d = d[j+1:]
 	}
 }
 
-// appendTags is checkTags that also appends, with last-wins deduplication
-// against dst[start:].
+// appendTags is checkTags that also appends; Tags then removes repeated
+// keys (dedupLast).
 func appendTags(dst []Tag, start int, list []byte, sep byte, dog bool) ([]Tag, error) {
 	for i := 0; i < len(list); i++ {
 		if dog && list[i] == '#' {
@@ -88,14 +88,7 @@ func appendTags(dst []Tag, start int, list []byte, sep byte, dog bool) ([]Tag, e
 		case k == i-1:
 			continue
 		}
-		t := Tag{Key: list[begin:k], Value: list[k+1 : i]}
-		for x := start; x < len(dst); x++ {
-			if bytes.Equal(dst[x].Key, t.Key) {
-				dst = append(dst[:x], dst[x+1:]...)
-				break
-			}
-		}
-		dst = append(dst, t)
+		dst = append(dst, Tag{Key: list[begin:k], Value: list[k+1 : i]})
 	}
 	return dst, nil
 }

@@ -15,15 +15,19 @@
 // translation of the paths it has seen (a map lookup on the raw path, no
 // allocation) and holds one Appender per batch: the listener calls Flush
 // after every read, which commits. A sample the storage refuses (out of
-// order, too old, duplicate) is counted by reason; it never stops the
-// batch. The number of distinct series is bounded per Translator
+// order, too old, duplicate, too far in the future) is counted by reason;
+// it never stops the batch. The TSDB checks a second sample of a series
+// within one appender only at Commit, where it drops a refused one
+// silently: so a point not after its series' previous point in the same
+// batch first commits the batch, and Append judges it. Series beyond the
+// label limits (MaxLabels, MaxLabelNameLength, MaxLabelValueLength) are
+// refused and counted. The number of distinct series is bounded per Translator
 // (MaxSeries); series beyond it are refused and counted until series idle
 // for SeriesIdle are forgotten by Sweep.
 package carbon
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -36,6 +40,7 @@ import (
 
 	"github.com/copenhagen-obs/copenhagen/ingest/graphite"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
 // Drop reasons of copenhagen_graphite_samples_dropped_total.
@@ -48,10 +53,20 @@ const (
 	ReasonDuplicate    = "duplicate"     // same timestamp, different value
 	ReasonStorageError = "storage_error" // any other append error
 	ReasonCommitError  = "commit_error"  // the batch's Commit failed
+	// ReasonTooFarInFuture: the storage refused a point stamped beyond its
+	// bound ahead of the wall clock (the ingestion bound, graphite.max_future,
+	// refuses most before they get here).
+	ReasonTooFarInFuture = "too_far_in_future"
+	// Label limits (graphite.label_limit, label_name_length_limit,
+	// label_value_length_limit).
+	ReasonTooManyLabels     = "too_many_labels"
+	ReasonLabelNameTooLong  = "label_name_too_long"
+	ReasonLabelValueTooLong = "label_value_too_long"
 )
 
 var dropReasons = []string{ReasonNoStorage, ReasonSeriesLimit, ReasonMappingDrop, ReasonOutOfOrder,
-	ReasonTooOld, ReasonDuplicate, ReasonStorageError, ReasonCommitError}
+	ReasonTooOld, ReasonDuplicate, ReasonStorageError, ReasonCommitError, ReasonTooFarInFuture,
+	ReasonTooManyLabels, ReasonLabelNameTooLong, ReasonLabelValueTooLong}
 
 // Defaults of Options.
 const (
@@ -75,6 +90,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Now replaces time.Now (the series' last-seen clock), for tests.
 	Now func() time.Time
+	// Label limits of one series, as Prometheus's label_limit (labels,
+	// __name__ included), label_name_length_limit and
+	// label_value_length_limit (bytes); 0 means no limit. A series beyond
+	// one is refused and counted by reason.
+	MaxLabels           int
+	MaxLabelNameLength  int
+	MaxLabelValueLength int
 }
 
 // Translator holds what the Workers of one source share: the storage, the
@@ -213,6 +235,7 @@ type entry struct {
 	state *seriesState // nil for dropped paths and refused series
 	drop  string       // reason, when the point is not stored
 	hash  uint64
+	batch *batchState // shared by the paths of the same series
 	// refusedAt is when admit last refused the series (unix seconds): a
 	// refused path asks again at most once a second, not once a point,
 	// so a cardinality flood does not turn into lock contention.
@@ -232,6 +255,18 @@ type Worker struct {
 	builder labels.ScratchBuilder
 	pending int // points appended to app since the last Commit
 	dropped map[string]uint64
+
+	// seq numbers the batches (appenders); batches holds, per series
+	// hash, the last timestamp appended in batch seq, shared by the
+	// paths that map to the same series.
+	seq     uint64
+	batches map[uint64]*batchState
+}
+
+// batchState is the last point of one series in the current batch.
+type batchState struct {
+	seq uint64
+	t   int64
 }
 
 // NewWorker returns a Worker for one reader goroutine or connection.
@@ -239,6 +274,7 @@ func (t *Translator) NewWorker() *Worker {
 	return &Worker{
 		t: t, gen: t.gen.Load(), cache: map[string]*entry{},
 		builder: labels.NewScratchBuilder(8), dropped: map[string]uint64{},
+		batches: map[uint64]*batchState{},
 	}
 }
 
@@ -272,21 +308,33 @@ func (w *Worker) Point(p *graphite.Point) {
 	if e.state.lastSeen.Load() != w.now {
 		e.state.lastSeen.Store(w.now)
 	}
+	if b := e.batch; b.seq == w.seq && p.Timestamp <= b.t {
+		// A second point of the series in this batch, not after the
+		// first: the TSDB would check it only at Commit and drop it
+		// there without a word (a duplicate, or out of order). Commit
+		// what came before, so that Append judges it and a refusal is
+		// counted.
+		w.commit()
+		w.begin()
+	}
 	ref, err := w.app.Append(e.ref, e.lset, p.Timestamp, p.Value)
 	if err != nil {
-		w.appendError(err, e)
+		w.appendError(err, e, p.Timestamp)
 		return
 	}
 	e.ref = ref
+	e.batch.seq, e.batch.t = w.seq, p.Timestamp
 	w.pending++
 }
 
 func (w *Worker) begin() {
 	w.app = w.t.app.Appender(context.Background())
+	w.seq++
 	w.now = w.t.opts.Now().Unix()
 	if g := w.t.gen.Load(); g != w.gen {
 		w.gen = g
 		clear(w.cache)
+		clear(w.batches)
 	}
 }
 
@@ -295,6 +343,7 @@ func (w *Worker) begin() {
 func (w *Worker) resolve(p *graphite.Point) *entry {
 	if len(w.cache) >= w.t.opts.CacheSize {
 		clear(w.cache)
+		clear(w.batches)
 	}
 	e := &entry{}
 	key := string(p.Path)
@@ -308,6 +357,10 @@ func (w *Worker) resolve(p *graphite.Point) *entry {
 	metric := res.Name
 	if !res.Mapped() {
 		metric = names.EscapeGraphite(name)
+	}
+	if reason := w.t.checkTags(p); reason != "" {
+		e.drop = reason
+		return e
 	}
 	b := &w.builder
 	b.Reset()
@@ -333,7 +386,16 @@ func (w *Worker) resolve(p *graphite.Point) *entry {
 	b.Add(labels.MetricName, metric)
 	b.Sort()
 	e.lset = b.Labels()
+	if reason := w.t.checkLabels(e.lset); reason != "" {
+		e.lset = labels.EmptyLabels()
+		e.drop = reason
+		return e
+	}
 	e.hash = e.lset.Hash()
+	if e.batch = w.batches[e.hash]; e.batch == nil {
+		e.batch = &batchState{}
+		w.batches[e.hash] = e.batch
+	}
 	if e.state = w.t.admit(e.hash, w.now); e.state == nil {
 		e.drop = ReasonSeriesLimit
 		e.refusedAt = w.now
@@ -341,20 +403,23 @@ func (w *Worker) resolve(p *graphite.Point) *entry {
 	return e
 }
 
-func (w *Worker) appendError(err error, e *entry) {
-	var reason string
-	switch {
-	case errors.Is(err, storage.ErrOutOfOrderSample):
-		reason = ReasonOutOfOrder
-	case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
-		reason = ReasonTooOld
-	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
-		reason = ReasonDuplicate
-	default:
+// storageReasons maps the storage's refusal reasons to the drop reasons.
+var storageReasons = map[string]string{
+	cstorage.RefusedTooFarInFuture: ReasonTooFarInFuture,
+	cstorage.RefusedOutOfOrder:     ReasonOutOfOrder,
+	cstorage.RefusedTooOld:         ReasonTooOld,
+	cstorage.RefusedDuplicate:      ReasonDuplicate,
+}
+
+func (w *Worker) appendError(err error, e *entry, t int64) {
+	r, ok := cstorage.RefusalReason(err)
+	reason := storageReasons[r]
+	if !ok || reason == "" {
 		reason = ReasonStorageError
-		if w.t.dropLog.allow() {
-			w.t.opts.Logger.Warn("storage refused a Graphite point", "series", e.lset.String(), "err", err)
-		}
+	}
+	if (reason == ReasonStorageError || reason == ReasonTooFarInFuture) && w.t.dropLog.allow() {
+		w.t.opts.Logger.Warn("storage refused a Graphite point (further refusals are counted in copenhagen_graphite_samples_dropped_total, logged at most every 10s)",
+			"series", e.lset.String(), "timestamp", time.UnixMilli(t).UTC(), "err", err)
 	}
 	w.dropped[reason]++
 }
@@ -363,24 +428,30 @@ func (w *Worker) appendError(err error, e *entry) {
 // after every read, so a point is acknowledged (in the WAL) at most one
 // read after it arrived.
 func (w *Worker) Flush() {
-	if w.app != nil {
-		if err := w.app.Commit(); err != nil {
-			w.dropped[ReasonCommitError] += uint64(w.pending)
-			if w.t.dropLog.allow() {
-				w.t.opts.Logger.Error("committing Graphite points to storage failed", "points", w.pending, "err", err)
-			}
-		} else if w.pending > 0 {
-			w.t.appended.Add(float64(w.pending))
-		}
-		w.app = nil
-		w.pending = 0
-	}
+	w.commit()
 	for r, n := range w.dropped {
 		if n > 0 {
 			w.t.dropped[r].Add(float64(n))
 			w.dropped[r] = 0
 		}
 	}
+}
+
+// commit commits the batch, if one is open.
+func (w *Worker) commit() {
+	if w.app == nil {
+		return
+	}
+	if err := w.app.Commit(); err != nil {
+		w.dropped[ReasonCommitError] += uint64(w.pending)
+		if w.t.dropLog.allow() {
+			w.t.opts.Logger.Error("committing Graphite points to storage failed", "points", w.pending, "err", err)
+		}
+	} else if w.pending > 0 {
+		w.t.appended.Add(float64(w.pending))
+	}
+	w.app = nil
+	w.pending = 0
 }
 
 // rateLog lets one log line through per interval.

@@ -1,7 +1,6 @@
 package series
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -10,6 +9,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
 // AppendTo appends the current value of every live series to app at
@@ -21,32 +22,50 @@ import (
 // acknowledged as a whole.
 //
 // Samples the storage refuses one by one (out of order, duplicate
-// timestamp) are skipped and counted in a returned *RefusedError; other
-// errors stop the flush, and the caller should roll back. It returns the number of
-// samples appended.
+// timestamp, too old, too far in the future) are skipped and counted by
+// reason in a returned *RefusedError; other errors stop the flush, and
+// the caller should roll back. It returns the number of samples appended.
+//
+// The first time a series is appended, each of its cumulative samples (a
+// counter; a histogram's buckets, _sum and _count; a summary's _sum and
+// _count) is preceded by a zero at the series' creation time, with the
+// storage's start-timestamp zero injection (AppendSTZeroSample), as
+// Prometheus does for a scraped counter with a created timestamp:
+// otherwise the first increment of a new counter is its first sample,
+// and increase() and rate() see no increase until the second one, so an
+// alert on a rare failure counter would never fire on its first failure.
+// The zero goes to the WAL with the sample, so remote write sends it too.
 func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 	var (
 		b        labels.ScratchBuilder
 		m        dto.Metric
 		n        int
-		skipped  int
-		firstErr error
+		refused  *RefusedError
+		zeroFrom int64 = math.MaxInt64 // start timestamp of the series being appended, if new
 	)
 	add := func(ls labels.Labels, v float64) error {
+		if zeroFrom < t {
+			// Best effort: the TSDB ignores a zero that would not be
+			// before everything the series has (ErrOutOfOrderST), and a
+			// zero refused for another reason leaves the sample to
+			// Append, which reports it.
+			_, _ = app.AppendSTZeroSample(0, ls, t, zeroFrom)
+		}
 		_, err := app.Append(0, ls, t, v)
-		switch {
-		case err == nil:
+		if err == nil {
 			n++
 			return nil
-		case errors.Is(err, storage.ErrOutOfOrderSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp),
-			errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrTooOldSample):
-			skipped++
-			if firstErr == nil {
-				firstErr = err
-			}
-			return nil
 		}
-		return err
+		reason, ok := cstorage.RefusalReason(err)
+		if !ok {
+			return err
+		}
+		if refused == nil {
+			refused = &RefusedError{First: err, ByReason: map[string]int{}}
+		}
+		refused.Count++
+		refused.ByReason[reason]++
+		return nil
 	}
 	// build returns the series' labels with __name__ = name+suffix and,
 	// when extra is set, one more label (le or quantile).
@@ -72,6 +91,10 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 	s.mu.RUnlock()
 	for _, ser := range all {
 		var err error
+		zeroFrom = math.MaxInt64
+		if !ser.stored.Load() && ser.kind != KindGauge && ser.kind != KindSet {
+			zeroFrom = min(ser.created, t-1)
+		}
 		switch ser.kind {
 		case KindCounter, KindGauge, KindSet:
 			err = add(build(ser, "", "", 0), ser.Value())
@@ -101,11 +124,15 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 			if werr := ser.sum.Write(&m); werr != nil {
 				continue
 			}
+			// Quantiles are not cumulative: no zero before them.
+			zf := zeroFrom
+			zeroFrom = math.MaxInt64
 			for _, q := range m.Summary.Quantile {
 				if err = add(build(ser, "", "quantile", q.GetQuantile()), q.GetValue()); err != nil {
 					break
 				}
 			}
+			zeroFrom = zf
 			if err == nil {
 				err = add(build(ser, "_sum", "", 0), math.Float64frombits(ser.sumSum.Load()))
 			}
@@ -116,19 +143,25 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("appending %s: %w", ser.name, err)
 		}
+		if zeroFrom != math.MaxInt64 {
+			ser.stored.Store(true)
+		}
 	}
-	if skipped > 0 {
-		return n, &RefusedError{Count: skipped, First: firstErr}
+	if refused != nil {
+		return n, refused
 	}
 	return n, nil
 }
 
 // RefusedError says that the storage refused some samples of a flush one
-// by one (out of order, duplicate timestamp, too old); the others were
-// appended and may be committed.
+// by one (out of order, duplicate timestamp, too old, too far in the
+// future); the others were appended and may be committed.
 type RefusedError struct {
 	Count int
 	First error
+	// ByReason counts the refusals by the storage's reason
+	// (translate/storage.RefusalReason).
+	ByReason map[string]int
 }
 
 func (e *RefusedError) Error() string {

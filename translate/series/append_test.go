@@ -21,6 +21,15 @@ type recorder struct {
 	samples          map[string]float64
 	ts               map[int64]int
 	refuse           func(labels.Labels) error
+	zeros            map[string]int64 // series -> start timestamp of its zero
+}
+
+func (r *recorder) AppendSTZeroSample(_ storage.SeriesRef, l labels.Labels, t, st int64) (storage.SeriesRef, error) {
+	if st >= t {
+		return 0, storage.ErrSTNewerThanSample
+	}
+	r.zeros[l.String()] = st
+	return 0, nil
 }
 
 func (r *recorder) Append(_ storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
@@ -35,7 +44,7 @@ func (r *recorder) Append(_ storage.SeriesRef, l labels.Labels, t int64, v float
 }
 
 func newRecorder() *recorder {
-	return &recorder{samples: map[string]float64{}, ts: map[int64]int{}}
+	return &recorder{samples: map[string]float64{}, ts: map[int64]int{}, zeros: map[string]int64{}}
 }
 
 // exposed parses the store's /metrics text with Prometheus's own scrape

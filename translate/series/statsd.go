@@ -1,6 +1,7 @@
 package series
 
 import (
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"sync/atomic"
@@ -142,6 +143,12 @@ func (w *Worker) Metric(l *statsd.Line) {
 	e := w.cache[string(k)]
 	if e == nil || (e.ser != nil && e.ser.Dead()) || (e.reject == ReasonLimit && e.gen != w.t.store.capacityGen.Load()) {
 		w.misses++
+		if l.Type == statsd.TypeCounter && !anyIncrement(l) {
+			// Every value is negative (name:-1|c): the line is refused,
+			// and must not create a series that would then show 0.
+			w.rejects[ReasonNegativeCount] += uint64(len(l.Values))
+			return
+		}
 		e, _, _ = w.resolve(l)
 		if len(w.cache) >= w.maxCache {
 			clear(w.cache)
@@ -226,6 +233,13 @@ func (w *Worker) resolve(l *statsd.Line) (*entry, names.Result, error) {
 	w.tags = tags[:0]
 	if err != nil {
 		return &entry{reject: ReasonInvalidLabel}, names.Result{}, &RejectError{ReasonInvalidLabel, err.Error()}
+	}
+	if max := st.opts.MaxLabels; max > 0 && len(tags)+1 > max {
+		// Refused before 5 000 tags are built into labels (a repeated
+		// key is counted each time it is sent).
+		err := &RejectError{ReasonTooManyLabels, fmt.Sprintf("%d tags, more than label_limit %d allows", len(tags), max)}
+		w.logReject(string(l.Name), err)
+		return &entry{reject: ReasonTooManyLabels}, names.Result{}, err
 	}
 	m := w.t.mapper.Load()
 	res := m.Map(string(l.Name), mapperType(l.Type))
@@ -376,4 +390,20 @@ func (w *Worker) Flush() {
 			w.rejects[r] = 0
 		}
 	}
+}
+
+// anyIncrement reports whether a counter line has a value that is not
+// negative before the rule's scale (which the series is needed to know):
+// a line without one is refused without creating its series. A line
+// without values (translate name) resolves as usual.
+func anyIncrement(l *statsd.Line) bool {
+	if len(l.Values) == 0 {
+		return true
+	}
+	for _, v := range l.Values {
+		if v >= 0 || v != v {
+			return true
+		}
+	}
+	return false
 }

@@ -75,6 +75,7 @@ const (
 	ReasonEmptyName     = "empty_name"
 	ReasonTooManyLabels = "too_many_labels"
 	ReasonLabelTooLong  = "label_value_too_long"
+	ReasonNameTooLong   = "label_name_too_long"
 )
 
 // RejectError says why a series could not be created. The Reason is a
@@ -114,9 +115,13 @@ type Options struct {
 	MaxSeries int
 	// MaxSetSize bounds the distinct members a set keeps per window.
 	MaxSetSize int
-	// MaxLabels bounds the labels of one series; MaxLabelValueLength the
-	// bytes of one label value. 0 means no limit.
+	// MaxLabels bounds the labels of one series, __name__ included (as
+	// Prometheus's label_limit counts); MaxLabelNameLength and
+	// MaxLabelValueLength the bytes of one label name and value
+	// (label_name_length_limit, label_value_length_limit; the metric
+	// name is the value of __name__). 0 means no limit.
 	MaxLabels           int
+	MaxLabelNameLength  int
 	MaxLabelValueLength int
 	// Source names the store in self-metrics ("statsd", "graphite").
 	Source string
@@ -163,6 +168,12 @@ type Series struct {
 
 	lastUpdate atomic.Int64
 	dead       atomic.Bool
+
+	// created is when the series was created (Unix ms), the start
+	// timestamp of its counters; stored is set once AppendTo appended it,
+	// so that the zero before its first sample is appended once.
+	created int64
+	stored  atomic.Bool
 
 	bits atomic.Uint64 // counter and gauge value, float64 bits
 	hist *histogram
@@ -218,7 +229,7 @@ func New(opts Options, reg prometheus.Registerer) *Store {
 	}
 	for _, r := range []string{ReasonLimit, ReasonTypeConflict, ReasonNameCollision, ReasonReservedName,
 		ReasonInvalidName, ReasonInvalidLabel, ReasonNegativeCount, ReasonSetFull, ReasonEmptyName,
-		ReasonTooManyLabels, ReasonLabelTooLong} {
+		ReasonTooManyLabels, ReasonLabelTooLong, ReasonNameTooLong} {
 		s.metrics.Rejected.WithLabelValues(r)
 	}
 	if reg != nil {
@@ -297,6 +308,7 @@ func (s *Store) Get(spec *Spec) (*Series, error) {
 		ttl:    int64(spec.TTL),
 	}
 	ser.lastUpdate.Store(s.clock.Load())
+	ser.created = s.clock.Load() / int64(time.Millisecond)
 	switch spec.Kind {
 	case KindHistogram:
 		ser.hist = newHistogram(spec.Buckets)
@@ -393,8 +405,11 @@ func (s *Store) validate(spec *Spec) error {
 	if !validMetricName(spec.Name) {
 		return &RejectError{ReasonInvalidName, fmt.Sprintf("%q is not a valid metric name", spec.Name)}
 	}
-	if s.opts.MaxLabels > 0 && spec.Labels.Len() > s.opts.MaxLabels {
-		return &RejectError{ReasonTooManyLabels, fmt.Sprintf("%s has %d labels, more than %d", spec.Name, spec.Labels.Len(), s.opts.MaxLabels)}
+	if s.opts.MaxLabels > 0 && spec.Labels.Len()+1 > s.opts.MaxLabels {
+		return &RejectError{ReasonTooManyLabels, fmt.Sprintf("%s has %d labels with __name__, more than %d (label_limit)", spec.Name, spec.Labels.Len()+1, s.opts.MaxLabels)}
+	}
+	if s.opts.MaxLabelValueLength > 0 && len(spec.Name) > s.opts.MaxLabelValueLength {
+		return &RejectError{ReasonLabelTooLong, fmt.Sprintf("the name %.64s... is %d bytes, more than %d (label_value_length_limit)", spec.Name, len(spec.Name), s.opts.MaxLabelValueLength)}
 	}
 	var err error
 	spec.Labels.Range(func(l labels.Label) {
@@ -406,8 +421,10 @@ func (s *Store) validate(spec *Spec) error {
 			err = &RejectError{ReasonInvalidLabel, fmt.Sprintf("%s: %q is not a valid label name", spec.Name, l.Name)}
 		case !utf8.ValidString(l.Value):
 			err = &RejectError{ReasonInvalidLabel, fmt.Sprintf("%s: label %s is not valid UTF-8", spec.Name, l.Name)}
+		case s.opts.MaxLabelNameLength > 0 && len(l.Name) > s.opts.MaxLabelNameLength:
+			err = &RejectError{ReasonNameTooLong, fmt.Sprintf("%s: label name %.64s... is %d bytes, more than %d (label_name_length_limit)", spec.Name, l.Name, len(l.Name), s.opts.MaxLabelNameLength)}
 		case s.opts.MaxLabelValueLength > 0 && len(l.Value) > s.opts.MaxLabelValueLength:
-			err = &RejectError{ReasonLabelTooLong, fmt.Sprintf("%s: label %s is %d bytes, more than %d", spec.Name, l.Name, len(l.Value), s.opts.MaxLabelValueLength)}
+			err = &RejectError{ReasonLabelTooLong, fmt.Sprintf("%s: label %s is %d bytes, more than %d (label_value_length_limit)", spec.Name, l.Name, len(l.Value), s.opts.MaxLabelValueLength)}
 		case spec.Kind == KindHistogram && l.Name == "le", spec.Kind == KindSummary && l.Name == "quantile":
 			err = &RejectError{ReasonInvalidLabel, fmt.Sprintf("%s: label %s is reserved for %ss", spec.Name, l.Name, spec.Kind)}
 		}

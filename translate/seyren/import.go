@@ -174,6 +174,9 @@ func (o *Output) Write(dir string) error {
 			}
 		}
 	}
+	if err := removeStaleBoards(dir); err != nil {
+		return err
+	}
 	for _, f := range o.Files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		dirMode := os.FileMode(0o755)
@@ -310,6 +313,12 @@ func Import(checks []Check, opts Options) (*Output, error) {
 		p.report.TestFile = path
 		out.Files = append(out.Files, File{Path: path, Data: data, Mode: 0o644})
 	}
+
+	boards, err := tvBoards(plans)
+	if err != nil {
+		return nil, err
+	}
+	out.Files = append(out.Files, boards...)
 
 	am, secrets, err := buildAlertmanager(plans, opts)
 	if err != nil {

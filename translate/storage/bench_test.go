@@ -39,7 +39,7 @@ func BenchmarkAppend(b *testing.B) {
 			defer st.Close()
 			ls := benchLabels(10000)
 			refs := make([]storage.SeriesRef, len(ls))
-			ts := time.Now().UnixMilli()
+			ts := time.Now().Add(-time.Hour).UnixMilli()
 			b.ReportAllocs()
 			b.ResetTimer()
 			samples := 0
@@ -91,7 +91,7 @@ func BenchmarkMemoryPerSeries(b *testing.B) {
 				ls := benchLabels(n)
 				b.StartTimer()
 				refs := make([]storage.SeriesRef, n)
-				ts := time.Now().UnixMilli()
+				ts := time.Now().Add(-time.Hour).UnixMilli()
 				for k := range perSeries {
 					app := st.Appender(context.Background())
 					for j, l := range ls {

@@ -32,9 +32,10 @@ import (
 // 3 one being the more accurate.
 func TestQueryAPIMatchesPrometheus(t *testing.T) {
 	prom := startPrometheus(t)
-	st := open(t, cstorage.Options{Path: t.TempDir(), Registerer: prometheus.NewRegistry(), RemoteWrite: []*promconfig.RemoteWriteConfig{
-		remoteWrite(t, "prometheus", prom.URL+"/api/v1/write"),
-	}})
+	st := open(t, cstorage.Options{Path: t.TempDir(), MaxFuture: time.Hour, // the dataset is in the near future (see appendDataset)
+		Registerer: prometheus.NewRegistry(), RemoteWrite: []*promconfig.RemoteWriteConfig{
+			remoteWrite(t, "prometheus", prom.URL+"/api/v1/write"),
+		}})
 	defer st.Close()
 	d := appendDataset(t, st)
 	local := serveAPI(t, st)

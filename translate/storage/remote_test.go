@@ -91,6 +91,17 @@ func appendDataset(t *testing.T, st *cstorage.Storage) dataset {
 			h.Observe(float64(k%300)/100, 1)
 		}
 	}
+	// For the same reason, no start-timestamp zero before the first
+	// samples (AppendTo injects one for new cumulative series): a first
+	// flush into a scratch storage, rolled back, marks every series as
+	// already stored.
+	scratch := open(t, cstorage.Options{Path: t.TempDir(), MaxFuture: time.Hour})
+	sapp := scratch.Appender(context.Background())
+	if _, err := s.AppendTo(sapp, start.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	_ = sapp.Rollback()
+	_ = scratch.Close()
 	for i := range d.steps {
 		for j, r := range reqs {
 			r.Add(float64((i*7+j*13)%11 + j))
@@ -240,10 +251,11 @@ func TestRemoteWriteToPrometheusAndVictoriaMetrics(t *testing.T) {
 	prom := startPrometheus(t)
 	vm := startVictoriaMetrics(t)
 	reg := prometheus.NewRegistry()
-	st := open(t, cstorage.Options{Path: t.TempDir(), Registerer: reg, RemoteWrite: []*promconfig.RemoteWriteConfig{
-		remoteWrite(t, "prometheus", prom.URL+"/api/v1/write"),
-		remoteWrite(t, "vm", vm.URL+"/api/v1/write"),
-	}})
+	st := open(t, cstorage.Options{Path: t.TempDir(), MaxFuture: time.Hour, // the dataset is in the near future (see appendDataset)
+		Registerer: reg, RemoteWrite: []*promconfig.RemoteWriteConfig{
+			remoteWrite(t, "prometheus", prom.URL+"/api/v1/write"),
+			remoteWrite(t, "vm", vm.URL+"/api/v1/write"),
+		}})
 	defer st.Close()
 	d := appendDataset(t, st)
 	local := serveAPI(t, st)

@@ -74,6 +74,11 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MaxSamples bounds the samples one query may load (default 50M).
 	MaxSamples int
+	// MaxFuture is how far ahead of the wall clock a sample may be
+	// stamped (default DefaultMaxFuture). Appends beyond are refused with
+	// ErrTooFarInFuture, whatever their source, so that no client clock
+	// can move the TSDB head ahead of the present.
+	MaxFuture time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -92,6 +97,9 @@ type Storage struct {
 	agent  *agent.DB
 	remote *remote.Storage
 	engine *promql.Engine
+
+	maxFuture time.Duration
+	guard     *guardMetrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,7 +149,10 @@ func Open(opts Options) (_ *Storage, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage path: %w", err)
 	}
-	s := &Storage{mode: opts.Mode, path: dir, logger: opts.Logger}
+	if opts.MaxFuture <= 0 {
+		opts.MaxFuture = DefaultMaxFuture
+	}
+	s := &Storage{mode: opts.Mode, path: dir, logger: opts.Logger, maxFuture: opts.MaxFuture}
 
 	// Remote write reads the WAL under dir, so it is created first and
 	// told about every commit (SetWriteNotified), as in cmd/prometheus.
@@ -201,6 +212,7 @@ func Open(opts Options) (_ *Storage, err error) {
 		return nil, err
 	}
 	s.Storage = storage.NewFanout(opts.Logger, local, s.remote)
+	s.guard = newGuardMetrics(opts.Registerer)
 	s.engine = NewEngine(opts)
 	return s, nil
 }
@@ -333,5 +345,17 @@ func (noScrapeManager) Get() (*scrape.Manager, error) {
 	return nil, errors.New("copenhagen has no scrape manager")
 }
 
-// Appender is a convenience for callers holding a *Storage.
-func (s *Storage) Appender(ctx context.Context) storage.Appender { return s.Storage.Appender(ctx) }
+// Appender returns an appender of the fanout (local storage and remote
+// write) behind the guard: a sample stamped more than MaxFuture after
+// the wall clock at this call is refused with ErrTooFarInFuture, and
+// every refused sample is counted by reason in
+// copenhagen_storage_samples_refused_total. Everything appends through
+// here (StatsD flushes, Graphite, rule output), so nothing moves the head
+// ahead of the present.
+func (s *Storage) Appender(ctx context.Context) storage.Appender {
+	return &guardAppender{
+		Appender: s.Storage.Appender(ctx),
+		limit:    time.Now().Add(s.maxFuture).UnixMilli(),
+		metrics:  s.guard,
+	}
+}

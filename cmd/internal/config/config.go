@@ -141,6 +141,9 @@ type StatsDConfig struct {
 	MaxSetSize      int      `yaml:"max_set_size"`
 	RelayQueueSize  int      `yaml:"relay_queue_size"` // datagrams buffered per relay target
 	RelayPacketSize ByteSize `yaml:"relay_packet_size"`
+	// LabelLimits (label_limit, label_name_length_limit,
+	// label_value_length_limit) bound the labels of one series.
+	LabelLimits `yaml:",inline"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.

@@ -30,6 +30,7 @@ func wantDefault() *Config {
 			MaxSetSize:        100000,
 			RelayQueueSize:    10000,
 			RelayPacketSize:   1432,
+			LabelLimits:       wantLabelLimitsDefault(), // limits_test.go
 		},
 		Graphite: wantGraphiteDefault(), // graphite_test.go
 		Storage:  wantStorageDefault(),  // storage_test.go
@@ -89,6 +90,7 @@ func TestLoadValid(t *testing.T) {
 				MaxSetSize:        5000,
 				RelayQueueSize:    20000,
 				RelayPacketSize:   1400,
+				LabelLimits:       wantLabelLimitsDefault(),
 			}
 		}},
 		{"partial.yml", func(c *Config) {
@@ -138,7 +140,7 @@ func TestLoadErrors(t *testing.T) {
 			`3: unknown key "statsd_exporter" (known keys: http, log, statsd, graphite, storage, remote_write, logs, loki, rules, alerting)`,
 		}},
 		{"unknown_nested.yml", []string{
-			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size)`,
+			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size, label_limit, label_name_length_limit, label_value_length_limit)`,
 		}},
 		{"bad_duration.yml", []string{
 			`4: statsd.flush_interval: expected a duration like "10s", got "ten"`,

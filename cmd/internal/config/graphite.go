@@ -34,6 +34,14 @@ type GraphiteConfig struct {
 	ReadBuffer        ByteSize      `yaml:"read_buffer"` // UDP SO_RCVBUF
 	TCPMaxConnections int           `yaml:"tcp_max_connections"`
 	TCPIdleTimeout    time.Duration `yaml:"tcp_idle_timeout"` // 0 means no timeout
+	// MaxFuture refuses points stamped further ahead of this host's clock
+	// (counted as too_far_in_future): stored, one would move the TSDB
+	// head into the future and every point of the present would then be
+	// refused as too old.
+	MaxFuture time.Duration `yaml:"max_future"`
+	// LabelLimits (label_limit, label_name_length_limit,
+	// label_value_length_limit) bound the labels of one series.
+	LabelLimits `yaml:",inline"`
 }
 
 // GraphiteRelayConfig routes lines to carbon servers by their path, the
@@ -73,6 +81,7 @@ func (c *GraphiteConfig) SetDefaults() {
 	c.ReadBuffer = 32 << 20
 	c.TCPMaxConnections = 1024
 	c.TCPIdleTimeout = 5 * time.Minute
+	c.MaxFuture = 10 * time.Minute
 }
 
 // SetDefaults sets the values used for keys absent from the file.
@@ -102,6 +111,7 @@ func (c *GraphiteConfig) Validate() error {
 		{"max_pickle_frame", int64(c.MaxPickleFrame)},
 		{"read_buffer", int64(c.ReadBuffer)},
 		{"tcp_max_connections", int64(c.TCPMaxConnections)},
+		{"max_future", int64(c.MaxFuture)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

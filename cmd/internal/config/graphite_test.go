@@ -18,6 +18,8 @@ func wantGraphiteDefault() GraphiteConfig {
 		ReadBuffer:        32 << 20,
 		TCPMaxConnections: 1024,
 		TCPIdleTimeout:    5 * time.Minute,
+		MaxFuture:         10 * time.Minute,
+		LabelLimits:       wantLabelLimitsDefault(),
 	}
 }
 
