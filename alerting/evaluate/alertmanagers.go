@@ -20,7 +20,12 @@ import (
 // entry): every URL gets every alert, as Prometheus sends to every member
 // of an Alertmanager cluster.
 type AlertmanagerTarget struct {
-	URLs    []string // base URLs sharing scheme and path: "http://am-1:9093"
+	// URLs are base URLs sharing scheme and path: "http://am-1:9093". A
+	// URL prefixed "dns+" ("dns+http://copenhagen-alerting:9095") is
+	// every address its host name resolves to (A/AAAA, e.g. a headless
+	// Service: every replica of an HA tier), "dnssrv+" every target of
+	// its SRV record; both are resolved again every DNSRefreshInterval.
+	URLs    []string
 	Timeout time.Duration
 	// HTTPClient holds credentials (files only) and TLS, Prometheus's
 	// http_config.
@@ -35,6 +40,12 @@ type Alertmanagers struct {
 	tsets   chan map[string][]*targetgroup.Group
 	done    chan struct{}
 	running atomic.Bool
+
+	// DNS-based targets (dns.go): the static groups and the names to
+	// resolve of the applied configuration.
+	targets atomic.Pointer[targetSet]
+	resolve chan struct{}
+	stopc   chan struct{}
 }
 
 // NewAlertmanagers builds the notifier; Run starts it. queueCapacity 0
@@ -53,8 +64,10 @@ func NewAlertmanagers(queueCapacity int, reg prometheus.Registerer, logger *slog
 			Registerer:      reg,
 			MaxBatchSize:    notifier.DefaultMaxBatchSize,
 		}, model.UTF8Validation, logger.With("component", "notifier")),
-		tsets: make(chan map[string][]*targetgroup.Group, 1),
-		done:  make(chan struct{}),
+		tsets:   make(chan map[string][]*targetgroup.Group, 1),
+		done:    make(chan struct{}),
+		resolve: make(chan struct{}, 1),
+		stopc:   make(chan struct{}),
 	}
 }
 
@@ -64,6 +77,7 @@ func NewAlertmanagers(queueCapacity int, reg prometheus.Registerer, logger *slog
 func (a *Alertmanagers) Prepare(targets []AlertmanagerTarget) (apply func() error, err error) {
 	cfg := promconfig.DefaultConfig
 	tgs := map[string][]*targetgroup.Group{}
+	var names []dnsName
 	for i, t := range targets {
 		if len(t.URLs) == 0 {
 			return nil, fmt.Errorf("alertmanagers[%d]: no URL", i)
@@ -79,6 +93,13 @@ func (a *Alertmanagers) Prepare(targets []AlertmanagerTarget) (apply func() erro
 		amc.APIVersion = promconfig.AlertmanagerAPIVersionV2
 		g := &targetgroup.Group{Source: fmt.Sprintf("alertmanagers[%d]", i)}
 		for j, s := range t.URLs {
+			var srv, isDNS bool
+			switch {
+			case strings.HasPrefix(s, "dns+"):
+				s, isDNS = strings.TrimPrefix(s, "dns+"), true
+			case strings.HasPrefix(s, "dnssrv+"):
+				s, isDNS, srv = strings.TrimPrefix(s, "dnssrv+"), true, true
+			}
 			u, err := url.Parse(s)
 			if err != nil || u.Host == "" {
 				return nil, fmt.Errorf("alertmanagers[%d].urls[%d]: not a URL", i, j)
@@ -89,6 +110,13 @@ func (a *Alertmanagers) Prepare(targets []AlertmanagerTarget) (apply func() erro
 			} else if u.Scheme != amc.Scheme || strings.TrimSuffix(u.Path, "/") != amc.PathPrefix {
 				return nil, fmt.Errorf("alertmanagers[%d].urls[%d]: scheme and path differ from urls[0]", i, j)
 			}
+			if isDNS {
+				if !srv && u.Port() == "" {
+					return nil, fmt.Errorf("alertmanagers[%d].urls[%d]: a dns+ URL needs a port", i, j)
+				}
+				names = append(names, dnsName{key: fmt.Sprintf("config-%d", i), host: u.Hostname(), port: u.Port(), srv: srv})
+				continue
+			}
 			g.Targets = append(g.Targets, model.LabelSet{model.AddressLabel: model.LabelValue(u.Host)})
 		}
 		cfg.AlertingConfig.AlertmanagerConfigs = append(cfg.AlertingConfig.AlertmanagerConfigs, &amc)
@@ -98,12 +126,16 @@ func (a *Alertmanagers) Prepare(targets []AlertmanagerTarget) (apply func() erro
 		if err := a.mgr.ApplyConfig(&cfg); err != nil {
 			return err
 		}
-		// Only the newest target set matters: replace a pending one.
+		a.targets.Store(&targetSet{static: tgs, names: names})
+		if len(names) == 0 {
+			a.push(tgs)
+			return nil
+		}
+		// Resolved by the refresh loop (Run), at once.
 		select {
-		case <-a.tsets:
+		case a.resolve <- struct{}{}:
 		default:
 		}
-		a.tsets <- tgs
 		return nil
 	}, nil
 }
@@ -112,12 +144,18 @@ func (a *Alertmanagers) Prepare(targets []AlertmanagerTarget) (apply func() erro
 func (a *Alertmanagers) Run() {
 	a.running.Store(true)
 	defer close(a.done)
+	go a.refreshDNS()
 	a.mgr.Run(a.tsets)
 }
 
 // Stop stops accepting alerts and waits (bounded by each Alertmanager's
 // timeout) for queued ones to be sent.
 func (a *Alertmanagers) Stop() {
+	select {
+	case <-a.stopc:
+	default:
+		close(a.stopc)
+	}
 	a.mgr.Stop()
 	if !a.running.Load() {
 		return

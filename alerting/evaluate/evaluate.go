@@ -61,7 +61,12 @@ type Options struct {
 	// Seyren check must find no data before CopenhagenCheckNoData fires.
 	// 0 disables that alert.
 	NoDataIntervals int
-	Logger          *slog.Logger
+	// AfterIteration, when set, is called in each group's goroutine right
+	// after the group was evaluated at ts, with the rules' state as that
+	// evaluation left it (the switchover shadow, alerting/shadow). It must
+	// not block: evaluation waits for it.
+	AfterIteration func(ctx context.Context, g *rules.Group, ts time.Time)
+	Logger         *slog.Logger
 	// Registerer gets Prometheus's prometheus_rule_* metrics and
 	// Copenhagen's copenhagen_rules_* ones.
 	Registerer prometheus.Registerer

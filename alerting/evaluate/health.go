@@ -85,6 +85,9 @@ func newHealth(o Options, p parser.Parser, reg prometheus.Registerer) *health {
 func (h *health) iterate(ctx context.Context, g *rules.Group, ts time.Time) {
 	rules.DefaultEvalIterationFunc(ctx, g, ts)
 	h.observe(ctx, g, ts)
+	if h.opts.AfterIteration != nil {
+		h.opts.AfterIteration(ctx, g, ts)
+	}
 }
 
 func (h *health) observe(ctx context.Context, g *rules.Group, ts time.Time) {

@@ -10,8 +10,9 @@
 // app/reloader.go in v0.35): long-lived state (alert provider, silences,
 // notification log, API) is built once; the configuration-scoped part
 // (templates, receivers, pipeline, inhibitor, dispatcher) is rebuilt and
-// swapped on every reload. There is no cluster: one Copenhagen is one
-// Alertmanager.
+// swapped on every reload. With Options.Cluster, replicas form an
+// Alertmanager cluster with Alertmanager's own cluster package
+// (cluster.go): one page per alert, whichever replicas receive it.
 package routing
 
 import (
@@ -35,6 +36,7 @@ import (
 
 	amalert "github.com/prometheus/alertmanager/alert"
 	apiv2 "github.com/prometheus/alertmanager/api/v2"
+	"github.com/prometheus/alertmanager/cluster"
 	"github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/alertmanager/eventrecorder"
@@ -48,6 +50,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
 
 // Defaults, those of Alertmanager's flags unless said otherwise.
@@ -91,6 +94,9 @@ type Options struct {
 	// SeyrenURL is Seyren's base URL for the seyrenUrl field of Seyren
 	// HTTP payloads; "" derives it from the seyren_url annotation.
 	SeyrenURL string
+	// Cluster, when set, makes this Router one replica of a gossip
+	// cluster (cluster.go); nil is a single Alertmanager.
+	Cluster *ClusterOptions
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -115,6 +121,10 @@ type Router struct {
 	recorder        eventrecorder.Recorder
 	startTime       time.Time
 
+	peer         *cluster.Peer // nil without a cluster (cluster.go)
+	peerTimeout  time.Duration
+	settleCancel context.CancelFunc
+
 	mu         sync.Mutex // serialises apply and Stop
 	dispatcher atomic.Pointer[dispatch.Dispatcher]
 	inhibitor  atomic.Pointer[inhibit.Inhibitor]
@@ -130,7 +140,7 @@ type Router struct {
 
 	dropped  *prometheus.CounterVec
 	received prometheus.Counter
-	lastDrop atomic.Int64 // unix nanos of the last drop log line
+	dropLog  *ratelog.Limiter // one drop line per 10 s
 }
 
 var _ alerting.Sender = (*Router)(nil)
@@ -172,6 +182,7 @@ func New(o Options) (*Router, error) {
 		return nil, fmt.Errorf("alerting data directory: %w", err)
 	}
 	r := &Router{
+		dropLog:   ratelog.New(10 * time.Second),
 		opts:      o,
 		logger:    o.Logger,
 		startTime: time.Now(),
@@ -194,6 +205,16 @@ func New(o Options) (*Router, error) {
 	if err := reg.Register(r.received); err != nil {
 		return nil, err
 	}
+	if o.Cluster != nil {
+		c := o.Cluster.withDefaults()
+		if c.Listen == "" {
+			return nil, errNoListen
+		}
+		o.Cluster, r.opts.Cluster, r.peerTimeout = &c, &c, c.PeerTimeout
+		if err := r.createPeer(c, reg); err != nil {
+			return nil, err
+		}
+	}
 	ff := featurecontrol.NoopFlags{}
 	r.nflog, err = nflog.New(nflog.Options{
 		SnapshotFile: filepath.Join(o.DataDir, "nflog"),
@@ -202,6 +223,7 @@ func New(o Options) (*Router, error) {
 		Metrics:      reg,
 	})
 	if err != nil {
+		_ = r.leaveCluster()
 		return nil, fmt.Errorf("notification log: %w", err)
 	}
 	r.silences, err = silence.New(silence.Options{
@@ -212,6 +234,7 @@ func New(o Options) (*Router, error) {
 		EventRecorder: r.recorder,
 	})
 	if err != nil {
+		_ = r.leaveCluster()
 		return nil, fmt.Errorf("silences: %w", err)
 	}
 	r.wg.Add(2)
@@ -224,15 +247,20 @@ func New(o Options) (*Router, error) {
 		r.silences.Maintenance(o.MaintenanceInterval, filepath.Join(o.DataDir, "silences"), r.stopc, nil)
 	}()
 	r.silencer = silence.NewSilencer(r.silences, o.Logger, r.recorder)
+	if r.peer != nil {
+		r.joinCluster(*o.Cluster, reg)
+	}
 	r.alerts, err = mem.NewAlerts(context.Background(), 30*time.Minute, 0, r.silencer, o.Logger, r.recorder, reg, ff)
 	if err != nil {
 		r.stopMaintenance()
+		_ = r.leaveCluster()
 		return nil, fmt.Errorf("alert provider: %w", err)
 	}
-	r.api, err = apiv2.NewAPI(r.alerts, r.groups, r.silences, nil, o.Logger.With("component", "api"), reg)
+	r.api, err = apiv2.NewAPI(r.alerts, r.groups, r.silences, r.apiPeer(), o.Logger.With("component", "api"), reg)
 	if err != nil {
 		r.alerts.Close()
 		r.stopMaintenance()
+		_ = r.leaveCluster()
 		return nil, fmt.Errorf("alertmanager API: %w", err)
 	}
 	r.pipelineBuilder = notify.NewPipelineBuilder(reg, ff, r.recorder)
@@ -240,6 +268,7 @@ func New(o Options) (*Router, error) {
 	if err := r.apply(conf); err != nil {
 		r.alerts.Close()
 		r.stopMaintenance()
+		_ = r.leaveCluster()
 		return nil, err
 	}
 	go r.feed()
@@ -312,12 +341,12 @@ func (r *Router) apply(conf *config.Config) error {
 		old.Stop()
 	}
 	inhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger, r.recorder)
-	pipeline := r.pipelineBuilder.New(receivers, func() time.Duration { return 0 }, inhibitor, r.silencer, intervener, r.nflog, nil)
+	pipeline := r.pipelineBuilder.New(receivers, r.wait, inhibitor, r.silencer, intervener, r.nflog, r.pipelinePeer())
 	r.api.Update(conf, func(ctx context.Context, labels labelset.LabelSet) {
 		r.inhibitor.Load().Mutes(ctx, labels)
 		r.silencer.Mutes(ctx, labels)
 	})
-	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) }
+	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) + r.wait() }
 	d := dispatch.NewDispatcher(r.alerts, routes, pipeline, intervener, timeout, 30*time.Second, nil, r.logger, r.recorder, r.dispMetrics, tmpl)
 	routes.Walk(func(rt *dispatch.Route) {
 		if rt.RouteOpts.RepeatInterval > r.opts.Retention {
@@ -407,14 +436,7 @@ func (r *Router) Send(alerts ...*notifier.Alert) {
 }
 
 // logDrop logs at most once every 10 seconds.
-func (r *Router) logDrop(msg string, args ...any) {
-	now := time.Now().UnixNano()
-	last := r.lastDrop.Load()
-	if now-last < int64(10*time.Second) || !r.lastDrop.CompareAndSwap(last, now) {
-		return
-	}
-	r.logger.Warn(msg, args...)
-}
+func (r *Router) logDrop(msg string, args ...any) { r.dropLog.Warn(r.logger, msg, args...) }
 
 // feed moves queued alerts into the provider; Put blocks while the
 // dispatcher's subscription channel is full, which is why it happens here
@@ -452,7 +474,7 @@ func (r *Router) Stop() error {
 	}
 	r.alerts.Close()
 	r.stopMaintenance()
-	return nil
+	return r.leaveCluster()
 }
 
 func (r *Router) stopMaintenance() {

@@ -18,17 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
-	"github.com/prometheus/prometheus/rules"
-	"github.com/prometheus/prometheus/storage"
 
-	"github.com/copenhagen-obs/copenhagen/alerting"
-	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
-	"github.com/copenhagen-obs/copenhagen/ingest/listen"
-	"github.com/copenhagen-obs/copenhagen/ingest/relay"
-	"github.com/copenhagen-obs/copenhagen/ingest/statsd"
-	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/series"
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
 // runServer is `copenhagen run`.
@@ -87,52 +80,40 @@ type app struct {
 	mu  sync.Mutex // serialises reloads
 	cfg *config.Config
 
-	// alertSender receives what rule evaluation fires: the in-process
-	// Alertmanager and/or external ones. Set by buildAlerting, used by
-	// buildRules.
-	alertSender alerting.Sender
-
-	// storage is where StatsD flushes and Graphite points go and what the
-	// query API and alerting read: the embedded TSDB, the agent WAL, or
-	// nil when storage is disabled. Set by buildStorage.
-	storage storage.Storage
-
-	// evaluator and ruleQuery are rule evaluation and what it queries,
-	// set by buildRules when rules run; read by buildTV.
-	evaluator *evaluate.Evaluator
-	ruleQuery rules.QueryFunc
-
-	store      *series.Store
-	translator *series.Translator
-	relay      *relay.Relay
-
-	udp      *listen.UDP
-	tcp      *listen.TCP
-	unixgram *listen.Unixgram
+	// What the builders returned, kept for the tests; no builder reads
+	// them: each gets what it needs as an argument.
+	storage  *cstorage.Storage // nil when storage is disabled
+	statsd   *statsdWiring
+	graphite *graphiteWiring
 
 	httpLn  net.Listener
 	httpSrv *http.Server
 
-	ready   atomic.Bool
-	reloads *prometheus.CounterVec
-	lastOK  prometheus.Gauge
+	ready atomic.Bool
+	// readyChecks must all pass for /-/ready (the alerting cluster's
+	// settle, wire_alerting.go).
+	readyChecks []func() bool
+	reloads     *prometheus.CounterVec
+	lastOK      prometheus.Gauge
 
 	// Hooks filled by the wire_*.go files of each capability, so that
 	// adding one does not mean editing the others.
 	components []component
 	routeHooks []func(mux *http.ServeMux)
-	onFlush    []func(now time.Time)
 	reloaders  []func(cfg *config.Config) (commit func(), err error)
 }
 
 // component is a running part of the app. run starts every serve function
 // and, at shutdown, closes components in stage order, so that ingestion
 // stops before the storage and shippers that it feeds flush and close.
+// close gets what is left of the shutdown budget (shutdown_timeout) as
+// its context's deadline: a component that cannot finish by then gives up
+// and says in its error what it could not flush.
 type component struct {
 	name  string
 	stage int                             // stageIngest, stagePipeline or stageShip
 	serve func(ctx context.Context) error // may be nil
-	close func() error                    // may be nil
+	close func(ctx context.Context) error // may be nil
 }
 
 const (
@@ -143,8 +124,15 @@ const (
 
 func (a *app) add(c component) { a.components = append(a.components, c) }
 
+// closer adapts a Close method that takes no time budget.
+func closer(f func() error) func(context.Context) error {
+	return func(context.Context) error { return f() }
+}
+
 // newApp builds and binds everything, so that a wrong address or file is
-// reported before anything runs.
+// reported before anything runs. Each builder gets what the ones before
+// it returned: the storage feeds StatsD, Graphite, the query API and the
+// rules; the in-process Alertmanager is where the rules send.
 func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app, err error) {
 	a := &app{configFile: configFile, cfg: cfg, logger: logger, reg: prometheus.NewRegistry()}
 	defer func() {
@@ -152,8 +140,12 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 			// A failed start releases everything it took, storage
 			// included (its directory lock), so a retry in the same
 			// process works.
-			a.closeListeners()
-			a.closeStages(stagePipeline, func(component, error) {})
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			a.closeStages(ctx, stageIngest, func(component, error) {})
+			if a.httpLn != nil {
+				_ = a.httpLn.Close()
+			}
 		}
 	}()
 	a.reg.MustRegister(
@@ -172,135 +164,70 @@ func newApp(configFile string, cfg *config.Config, logger *slog.Logger) (_ *app,
 	a.lastOK.Set(1)
 	a.reg.MustRegister(a.reloads, a.lastOK)
 
-	if err := a.buildStorage(cfg); err != nil {
+	st, err := a.buildStorage(cfg)
+	if err != nil {
 		return nil, err
 	}
-	sc := cfg.StatsD
-	m, err := names.Load(string(sc.MappingFile))
+	sd, err := a.buildStatsD(cfg, st)
 	if err != nil {
-		return nil, fmt.Errorf("statsd.mapping_file: %w", err)
+		return nil, err
 	}
-	a.store = series.New(series.Options{
-		MaxSeries:           sc.MaxSeries,
-		MaxSetSize:          sc.MaxSetSize,
-		MaxLabels:           sc.LabelLimit,
-		MaxLabelNameLength:  sc.LabelNameLengthLimit,
-		MaxLabelValueLength: sc.LabelValueLengthLimit,
-		Source:              "statsd",
-	}, a.reg)
-	a.translator = series.NewTranslator(a.store, m, a.reg, logger)
-	pm := statsd.NewMetrics(a.reg)
-
-	if len(sc.Relay) > 0 {
-		a.relay, err = relay.New(sc.Relay, relay.Options{
-			QueueSize:       sc.RelayQueueSize * int(sc.RelayPacketSize),
-			MaxDatagramSize: int(sc.RelayPacketSize),
-			Logger:          logger,
-		}, a.reg)
-		if err != nil {
-			return nil, fmt.Errorf("statsd.relay: %w", err)
-		}
-	}
-	newHandler := func(cacheSize int) listen.NewHandler {
-		return func() listen.Handler {
-			w := a.translator.NewWorkerCache(cacheSize)
-			return &statsdHandler{
-				proc:   statsd.NewProcessor(w, pm, statsd.ProcessorOptions{MaxLineLength: int(sc.MaxLineLength), Logger: logger}),
-				worker: w,
-				relay:  a.relay,
-			}
-		}
-	}
-	if sc.UDP != "" {
-		a.udp, err = listen.ListenUDP(listen.UDPConfig{
-			Name: "statsd_udp", Addr: sc.UDP, Readers: sc.Readers,
-			MaxDatagramSize: int(sc.MaxDatagramSize), ReceiveBuffer: int(sc.ReadBuffer), Logger: logger,
-		}, newHandler(0), a.reg)
-		if err != nil {
-			return nil, fmt.Errorf("statsd.udp: %w", err)
-		}
-	}
-	if sc.TCP != "" {
-		idle := sc.TCPIdleTimeout
-		if idle == 0 {
-			idle = -1 // the config's 0 means no timeout
-		}
-		a.tcp, err = listen.ListenTCP(listen.TCPConfig{
-			Name: "statsd_tcp", Addr: sc.TCP, MaxLineLength: int(sc.MaxLineLength),
-			MaxConnections: sc.TCPMaxConnections, IdleTimeout: idle, Logger: logger,
-		}, newHandler(16384), a.reg)
-		if err != nil {
-			return nil, fmt.Errorf("statsd.tcp: %w", err)
-		}
-	}
-	if sc.Unixgram != "" {
-		a.unixgram, err = listen.ListenUnixgram(listen.UnixgramConfig{
-			Name: "statsd_unixgram", Path: string(sc.Unixgram),
-			MaxDatagramSize: int(sc.MaxDatagramSize), Readers: sc.Readers, Logger: logger,
-		}, newHandler(0), a.reg)
-		if err != nil {
-			return nil, fmt.Errorf("statsd.unixgram: %w", err)
-		}
-	}
-	if err := a.buildGraphite(cfg); err != nil {
+	a.buildQueryAPI(cfg, st, sd.store)
+	gw, err := a.buildGraphite(cfg, st)
+	if err != nil {
 		return nil, err
 	}
 	if err := a.buildLogs(cfg); err != nil {
 		return nil, err
 	}
-	if err := a.buildAlerting(cfg); err != nil {
+	sender, err := a.buildAlerting(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.buildRules(cfg); err != nil {
+	rw, err := a.buildRules(cfg, st, sender)
+	if err != nil {
 		return nil, err
 	}
-	if err := a.buildTV(cfg); err != nil {
+	tvPage, err := a.buildTV(cfg, rw)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.HTTP.Listen != "" {
-		if cfg.HTTP.WebConfigFile != "" {
-			if err := web.Validate(string(cfg.HTTP.WebConfigFile)); err != nil {
-				return nil, fmt.Errorf("http.web_config_file: %w", err)
-			}
-		}
-		a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("http.listen: %w", err)
-		}
-		a.httpSrv = &http.Server{
-			Handler:           a.routes(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       cfg.HTTP.ReadTimeout,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		}
+	if err := a.buildHTTP(cfg, sd.store, tvPage); err != nil {
+		return nil, err
 	}
+	a.storage, a.statsd, a.graphite = st, sd, gw
 	return a, nil
 }
 
-// statsdHandler is what one reader goroutine or TCP connection does with
-// the bytes it read: parse, translate, and relay them unchanged.
-type statsdHandler struct {
-	proc   *statsd.Processor
-	worker *series.Worker
-	relay  *relay.Relay
-}
-
-func (h *statsdHandler) Handle(b []byte) {
-	h.proc.Process(b)
-	if h.relay != nil {
-		h.relay.Send(b)
+// buildHTTP binds the HTTP server of /metrics, health, reload and every
+// capability's routes.
+func (a *app) buildHTTP(cfg *config.Config, store *series.Store, tvPage bool) error {
+	if cfg.HTTP.Listen == "" {
+		return nil
 	}
+	if cfg.HTTP.WebConfigFile != "" {
+		if err := web.Validate(string(cfg.HTTP.WebConfigFile)); err != nil {
+			return fmt.Errorf("http.web_config_file: %w", err)
+		}
+	}
+	var err error
+	a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	a.httpSrv = &http.Server{
+		Handler:           a.routes(store, tvPage),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	return nil
 }
 
-func (h *statsdHandler) Flush() {
-	h.proc.FlushStats()
-	h.worker.Flush()
-}
-
-func (a *app) routes() http.Handler {
+func (a *app) routes(store *series.Store, tvPage bool) http.Handler {
 	mux := http.NewServeMux()
 	alertsPage := a.cfg.Alerting.ConfigFile != "" // in-process routing serves /alerts
-	mux.Handle("/metrics", series.Handler(a.reg, a.store))
+	mux.Handle("/metrics", series.Handler(a.reg, store))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Copenhagen is Healthy.")
 	})
@@ -308,6 +235,12 @@ func (a *app) routes() http.Handler {
 		if !a.ready.Load() {
 			http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
 			return
+		}
+		for _, ok := range a.readyChecks {
+			if !ok() {
+				http.Error(w, "Copenhagen is not ready.", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "Copenhagen is Ready.")
 	})
@@ -336,7 +269,7 @@ func (a *app) routes() http.Handler {
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/-/healthy">/-/healthy</a></li>`+
 			`<li><a href="/-/ready">/-/ready</a></li>`+
 			`<li><a href="/api/v1/rules">/api/v1/rules</a>, <a href="/api/v1/alerts">/api/v1/alerts</a></li>`)
-		if a.evaluator != nil {
+		if tvPage {
 			fmt.Fprint(w, `<li><a href="/tv">/tv</a>: the TV board (<code>/tv?team=NAME</code>)</li>`)
 		}
 		if alertsPage {
@@ -347,36 +280,29 @@ func (a *app) routes() http.Handler {
 	return mux
 }
 
-// run serves until ctx is cancelled, then stops in order: listeners first
-// (in-flight lines finish), then the relay (flushes its queue), then HTTP,
-// so a last scrape during shutdown still sees everything counted.
+// run serves until ctx is cancelled, then stops in stage order within one
+// shutdown budget (shutdown_timeout): listeners first (in-flight lines
+// finish), then the pipeline (relays flush their queues, the last StatsD
+// flush, rules), then the outputs (storage with remote write, Loki,
+// alerting), each taking what the stages before left of the budget, and
+// HTTP last, so a last scrape during shutdown still sees everything
+// counted.
 func (a *app) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 8)
+	errc := make(chan error, len(a.components)+1)
 	var wg sync.WaitGroup
-	serve := func(name string, f func(context.Context) error) {
+	for _, c := range a.components {
+		if c.serve == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
+			if err := c.serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", c.name, err)
 			}
 		}()
-	}
-	if a.udp != nil {
-		serve("statsd.udp", a.udp.Serve)
-	}
-	if a.tcp != nil {
-		serve("statsd.tcp", a.tcp.Serve)
-	}
-	if a.unixgram != nil {
-		serve("statsd.unixgram", a.unixgram.Serve)
-	}
-	for _, c := range a.components {
-		if c.serve != nil {
-			serve(c.name, c.serve)
-		}
 	}
 	httpDone := make(chan error, 1)
 	if a.httpSrv != nil {
@@ -385,28 +311,6 @@ func (a *app) run(ctx context.Context) error {
 			httpDone <- web.Serve(a.httpLn, a.httpSrv, &web.FlagConfig{WebConfigFile: &wcf}, a.logger)
 		}()
 	}
-	flushEvery := a.cfg.StatsD.FlushInterval
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		flush := time.NewTicker(flushEvery)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer flush.Stop()
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				a.store.Tick(now)
-			case now := <-flush.C:
-				a.store.Flush(now)
-				for _, f := range a.onFlush {
-					f(now)
-				}
-			}
-		}
-	}()
 	a.ready.Store(true)
 	a.logger.Info("copenhagen started", "version", version, "http", a.httpAddr())
 
@@ -420,66 +324,84 @@ func (a *app) run(ctx context.Context) error {
 		}
 	}
 	a.ready.Store(false)
-	a.logger.Info("shutting down")
+	budget := a.cfg.ShutdownTimeout
+	a.logger.Info("shutting down", "shutdown_timeout", budget)
+	began := time.Now()
+	sctx, scancel := context.WithTimeout(context.Background(), budget)
+	defer scancel()
 	cancel()
-	a.closeListeners()
-	wg.Wait()
-	if a.relay != nil {
-		if err := a.relay.Close(); err != nil {
-			a.logger.Warn("relay did not flush everything", "err", err)
-		}
-	}
-	now := time.Now()
-	a.store.Flush(now)
-	for _, f := range a.onFlush {
-		f(now)
-	}
-	a.closeStages(stagePipeline, func(c component, err error) {
+	a.closeStages(sctx, stageIngest, func(c component, err error) {
 		a.logger.Warn("closing "+c.name, "err", err)
 	})
 	if a.httpSrv != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = a.httpSrv.Shutdown(sctx)
+		hctx, hcancel := context.WithTimeout(sctx, 5*time.Second)
+		defer hcancel()
+		_ = a.httpSrv.Shutdown(hctx)
 	}
-	a.logger.Info("stopped")
+	served := make(chan struct{})
+	go func() { wg.Wait(); close(served) }()
+	select {
+	case <-served:
+	case <-sctx.Done():
+	}
+	if sctx.Err() != nil {
+		a.logger.Error("shutdown_timeout reached: stopping without waiting for the rest", "shutdown_timeout", budget)
+	}
+	a.logger.Info("stopped", "took", time.Since(began).Round(time.Millisecond))
 	return runErr
 }
 
 // closeStages closes the components of every stage from first on, stage
-// after stage; within a stage in the reverse order of registration, like
-// defers, so that what was built first (storage) closes last, after the
-// components that write into it flushed.
-func (a *app) closeStages(first int, onErr func(component, error)) {
+// after stage, so that what feeds a stage has stopped before it flushes:
+// listeners, then the pipeline (relays, the last StatsD flush, rules),
+// then the outputs (storage, Loki, alerting). The components of a stage
+// are independent and close at the same time, each with what is left of
+// ctx's budget: Loki and remote write flush side by side rather than one
+// after the other. Once ctx is done, what is left still closes, given no
+// time: a component that needed time says so in its error.
+func (a *app) closeStages(ctx context.Context, first int, onErr func(component, error)) {
 	for stage := first; stage <= stageShip; stage++ {
-		for i := len(a.components) - 1; i >= 0; i-- {
-			c := a.components[i]
+		var mu sync.Mutex
+		open := map[string]bool{} // components still closing
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, c := range a.components {
 			if c.stage == stage && c.close != nil {
-				if err := c.close(); err != nil {
-					onErr(c, err)
-				}
+				open[c.name] = true
 			}
 		}
-	}
-}
-
-func (a *app) closeListeners() {
-	for _, c := range a.components {
-		if c.stage == stageIngest && c.close != nil {
-			_ = c.close()
+		for _, c := range a.components {
+			if c.stage != stage || c.close == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := c.close(ctx)
+				mu.Lock()
+				defer mu.Unlock()
+				delete(open, c.name)
+				if err != nil {
+					onErr(c, err)
+				}
+			}()
 		}
-	}
-	if a.udp != nil {
-		_ = a.udp.Close()
-	}
-	if a.tcp != nil {
-		_ = a.tcp.Close()
-	}
-	if a.unixgram != nil {
-		_ = a.unixgram.Close()
-	}
-	if a.httpLn != nil && a.httpSrv == nil {
-		_ = a.httpLn.Close()
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// A component that does not give up in time is left
+			// behind: the budget is the promise.
+			select {
+			case <-done:
+			case <-time.After(100 * time.Millisecond):
+				mu.Lock()
+				for name := range open {
+					onErr(component{name: name}, errors.New("still closing when shutdown_timeout ran out; left unfinished"))
+				}
+				mu.Unlock()
+			}
+		}
 	}
 }
 
@@ -514,14 +436,8 @@ func (a *app) reloadLocked() error {
 	if err != nil {
 		return err
 	}
-	m, err := names.Load(string(cfg.StatsD.MappingFile))
-	if err != nil {
-		return fmt.Errorf("statsd.mapping_file: %w", err)
-	}
-	old := a.cfg
-	if cfg.StatsD.UDP != old.StatsD.UDP || cfg.StatsD.TCP != old.StatsD.TCP || cfg.StatsD.Unixgram != old.StatsD.Unixgram ||
-		cfg.HTTP.Listen != old.HTTP.Listen || fmt.Sprint(cfg.StatsD.Relay) != fmt.Sprint(old.StatsD.Relay) {
-		a.logger.Warn("listener addresses and relay targets changed in the file; they take effect at the next restart")
+	if cfg.HTTP.Listen != a.cfg.HTTP.Listen {
+		a.logger.Warn("http.listen changed in the file; it takes effect at the next restart")
 	}
 	var commits []func()
 	for _, r := range a.reloaders {
@@ -531,13 +447,12 @@ func (a *app) reloadLocked() error {
 		}
 		commits = append(commits, commit)
 	}
-	a.translator.SetMapper(m)
 	for _, c := range commits {
 		if c != nil {
 			c()
 		}
 	}
 	a.cfg = cfg
-	a.logger.Info("configuration reloaded", "file", a.configFile, "mapping_rules", m.Rules())
+	a.logger.Info("configuration reloaded", "file", a.configFile)
 	return nil
 }

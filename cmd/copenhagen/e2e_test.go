@@ -30,8 +30,8 @@ type running struct {
 	done   chan error
 }
 
-func (r *running) udpAddr() string { return r.app.udp.Addr().String() }
-func (r *running) tcpAddr() string { return r.app.tcp.Addr().String() }
+func (r *running) udpAddr() string { return r.app.statsd.udp.Addr().String() }
+func (r *running) tcpAddr() string { return r.app.statsd.tcp.Addr().String() }
 func (r *running) url(path string) string {
 	return "http://" + r.app.httpAddr() + path
 }
@@ -218,7 +218,7 @@ mappings:
 		`copenhagen_statsd_lines_received_total{type="event"}`:         1,
 		`copenhagen_statsd_lines_received_total{type="service_check"}`: 1,
 	})
-	r.app.store.Flush(time.Now()) // close the set window
+	r.app.statsd.store.Flush(time.Now()) // close the set window
 	expectSeries(t, r, map[string]float64{`shop_visitors{env="test"}`: 2})
 }
 

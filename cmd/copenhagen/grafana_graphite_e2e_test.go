@@ -41,7 +41,7 @@ func TestConvertedDashboardMatchesGraphiteWeb(t *testing.T) {
 	r := start(t, fmt.Sprintf("statsd:\n  mapping_file: %s\n  flush_interval: 1s\n", statsdMap)+
 		fmt.Sprintf("graphite:\n  tcp: 127.0.0.1:0\n  udp: \"\"\n  pickle: \"\"\n  mapping_file: %s\n", carbonMap)+
 		"storage:\n  path: "+t.TempDir()+"\n")
-	gw := graphiteOf(r.app)
+	gw := r.app.graphite
 	if gw == nil || r.app.storage == nil {
 		t.Fatal("no Graphite listener or no embedded storage")
 	}

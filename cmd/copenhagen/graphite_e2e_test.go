@@ -28,7 +28,7 @@ func startGraphite(t *testing.T, extra string) (*running, *graphiteWiring) {
 	// An explicit data directory per test: the default "data" is not
 	// resolved against the config file's directory when it is a default.
 	r := start(t, graphiteYAML+extra+"storage:\n  path: "+t.TempDir()+"\n")
-	w := graphiteOf(r.app)
+	w := r.app.graphite
 	if w == nil {
 		t.Fatal("buildGraphite did not run")
 	}

@@ -70,6 +70,10 @@ func importSeyren(f *seyrenFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	timers, err := timerHistograms(*f.statsdMapping) // shadow.go
+	if err != nil {
+		return fail("%v", err)
+	}
 	var checks []seyren.Check
 	linkBase := *f.seyrenURL
 	if seyren.IsURL(*f.from) {
@@ -110,6 +114,7 @@ func importSeyren(f *seyrenFlags, stdout, stderr io.Writer) int {
 		InlineWebhookURLs: *f.inlineWebhookURLs,
 		SecretsDir:        secretsDir,
 		ResolveOnNoData:   *f.resolveOnNoData,
+		TimerHistograms:   timers,
 	})
 	if err != nil {
 		return fail("%v", err)

@@ -9,6 +9,8 @@
 //	copenhagen translate name [--mapping FILE] [--type c|g|ms|h|d|s] NAME...
 //	copenhagen translate expr [--statsd-mapping FILE] [--graphite-mapping FILE] EXPR
 //	copenhagen import seyren --from URL|FILE --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE]
+//	copenhagen shadow report --url URL [--format md|json] [--check ID]
+//	copenhagen shadow replay --checks FILE --graphite URL --rules GLOB --data DIR --start T --end T
 //	copenhagen import grafana --from FILE|DIR|URL --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE] [--token-file FILE]
 //	copenhagen version (also --version); -h or --help on any command
 package main
@@ -78,6 +80,8 @@ func runCLI(args []string, stdout, stderr io.Writer) (code int) {
 	importGrafanaCmd := importCmd.Command("grafana", "Convert Grafana dashboards over Graphite into dashboards over Prometheus, with a per-target report.")
 	importGrafanaFlags := importGrafanaFlags(importGrafanaCmd)
 
+	shadowReportCmd, shadowReportFlags, shadowReplayCmd, shadowReplayFlags := shadowReportCmd(app) // shadow.go
+
 	versionCmd := app.Command("version", "Print the version, the commit it was built from and the Go version.")
 
 	cmd, err := app.Parse(args)
@@ -96,6 +100,10 @@ func runCLI(args []string, stdout, stderr io.Writer) (code int) {
 		return translateExpr(trExprFlags, stdout, stderr)
 	case importSeyrenCmd.FullCommand():
 		return importSeyren(importSeyrenFlags, stdout, stderr)
+	case shadowReportCmd.FullCommand():
+		return shadowReport(shadowReportFlags, stdout, stderr)
+	case shadowReplayCmd.FullCommand():
+		return shadowReplay(shadowReplayFlags, stdout, stderr)
 	case importGrafanaCmd.FullCommand():
 		return importGrafana(importGrafanaFlags, stdout, stderr)
 	case versionCmd.FullCommand():

@@ -1,50 +1,51 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 
+	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/alerting/routing"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 )
 
 // buildAlerting wires routing and notifications into the app: an
 // in-process Alertmanager (alerting/routing) built from
-// alerting.config_file, which becomes a.alertSender for buildRules, its
-// API v2 at /api/v2/ (amtool) and the /alerts page. It runs before
-// buildRules; with no alerting.config_file it does nothing.
-func (a *app) buildAlerting(cfg *config.Config) error {
+// alerting.config_file, returned for buildRules to send to, its API v2 at
+// /api/v2/ (amtool) and the /alerts page. With no alerting.config_file it
+// returns nil.
+func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 	ac := cfg.Alerting
 	if ac.ConfigFile == "" {
-		return nil
-	}
-	ext, err := alertingExternalURL(cfg)
-	if err != nil {
-		return err
+		return nil, nil
 	}
 	r, err := routing.New(routing.Options{
 		ConfigFile:          string(ac.ConfigFile),
 		DataDir:             alertingDataDir(cfg),
 		Retention:           ac.Retention,
 		MaintenanceInterval: ac.SnapshotInterval,
-		ExternalURL:         ext,
+		ExternalURL:         cfg.ExternalURL(), // nil: routing's default
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
+		Cluster:             clusterOptions(ac.Cluster),
 		Logger:              a.logger.With("component", "alerting"),
 		Registerer:          a.reg,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.alertSender = r
+	if r.Peer() != nil {
+		// A replica is ready once its gossip settled: a rolling restart
+		// then waits for each one to learn the notification log and
+		// silences before taking the next one down.
+		a.readyChecks = append(a.readyChecks, r.Ready)
+		a.logger.Info("alerting cluster", "peer_name", r.Peer().Name(), "listen", ac.Cluster.Listen, "peers", len(ac.Cluster.Peers))
+	}
 	// stageShip: rule evaluation (stagePipeline) stops first, so its last
 	// alerts are routed; Stop then writes the notification log snapshot.
-	a.add(component{name: "alerting", stage: stageShip, close: r.Stop})
+	a.add(component{name: "alerting", stage: stageShip, close: closer(r.Stop)})
 	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) { r.Register(mux) })
 	running := cfg.Alerting
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
@@ -54,7 +55,8 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 			return nil, nil
 		}
 		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
-			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval {
+			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
+			!reflect.DeepEqual(n.Cluster, running.Cluster) {
 			a.logger.Warn("alerting settings other than config_file changed; they take effect at the next restart")
 		}
 		commit, err := r.Prepare(string(n.ConfigFile))
@@ -69,7 +71,7 @@ func (a *app) buildAlerting(cfg *config.Config) error {
 			a.logger.Info("Alertmanager configuration reloaded", "file", n.ConfigFile)
 		}, nil
 	})
-	return nil
+	return r, nil
 }
 
 func alertingDataDir(cfg *config.Config) string {
@@ -82,29 +84,32 @@ func alertingDataDir(cfg *config.Config) string {
 	return filepath.Join("data", "alerting")
 }
 
-// alertingExternalURL is alerting.external_url, or this host at the HTTP
-// listen port.
-func alertingExternalURL(cfg *config.Config) (*url.URL, error) {
-	if s := cfg.Alerting.ExternalURL; s != "" {
-		u, err := url.Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("alerting.external_url: %w", err)
-		}
-		return u, nil
+// clusterOptions maps alerting.cluster to the router's; nil when
+// clustering is off. peer_name defaults to $POD_NAME (the StatefulSet
+// pod, so replica -0 sends first), then the host name.
+func clusterOptions(c config.ClusterConfig) *routing.ClusterOptions {
+	if !c.Enabled() {
+		return nil
 	}
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
-	if err != nil {
-		if cfg.HTTP.Listen != "" {
-			return nil, errors.New("alerting.external_url: cannot derive it from http.listen; set it")
-		}
-		host, port = "", "9095"
+	name := c.PeerName
+	if name == "" {
+		name = os.Getenv("POD_NAME")
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "localhost"
-		}
+	if name == "" {
+		name, _ = os.Hostname()
 	}
-	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}, nil
+	return &routing.ClusterOptions{
+		Listen:            c.Listen,
+		Advertise:         c.Advertise,
+		Peers:             c.Peers,
+		PeerName:          name,
+		PeerTimeout:       c.PeerTimeout,
+		SettleTimeout:     c.SettleTimeout,
+		GossipInterval:    c.GossipInterval,
+		PushPullInterval:  c.PushPullInterval,
+		ReconnectInterval: c.ReconnectInterval,
+		ReconnectTimeout:  c.ReconnectTimeout,
+		Label:             c.Label,
+		TLSConfigFile:     string(c.TLSConfigFile),
+	}
 }

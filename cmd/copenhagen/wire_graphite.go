@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"regexp"
-	"strconv"
-	"sync"
+	"time"
 
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/ingest/graphite"
@@ -13,28 +13,16 @@ import (
 	"github.com/copenhagen-obs/copenhagen/ingest/relay"
 	"github.com/copenhagen-obs/copenhagen/translate/carbon"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 	"github.com/prometheus/prometheus/storage"
 )
 
-// graphiteWiring is what buildGraphite built, for the tests and the
-// lead's later use (app.go has no field for it).
+// graphiteWiring is what buildGraphite built: the bound listeners, for
+// the tests.
 type graphiteWiring struct {
-	translator *carbon.Translator
-	router     *relay.Router
-	tcp        *listen.TCP
-	udp        *listen.UDP
-	pickle     *listen.FramedTCP
-}
-
-var (
-	graphiteMu    sync.Mutex
-	graphiteByApp = map[*app]*graphiteWiring{}
-)
-
-func graphiteOf(a *app) *graphiteWiring {
-	graphiteMu.Lock()
-	defer graphiteMu.Unlock()
-	return graphiteByApp[a]
+	tcp    *listen.TCP
+	udp    *listen.UDP
+	pickle *listen.FramedTCP
 }
 
 // buildGraphite wires carbon ingestion into the app: plaintext over TCP
@@ -42,18 +30,18 @@ func graphiteOf(a *app) *graphiteWiring {
 // file and appended to a.storage at the points' own timestamps; the
 // optional relay to legacy carbon servers; the mapping file's reload; and
 // the sweep of idle series at every flush.
-func (a *app) buildGraphite(cfg *config.Config) error {
+func (a *app) buildGraphite(cfg *config.Config, st *cstorage.Storage) (*graphiteWiring, error) {
 	gc := cfg.Graphite
 	m, err := names.Load(string(gc.MappingFile))
 	if err != nil {
-		return fmt.Errorf("graphite.mapping_file: %w", err)
+		return nil, fmt.Errorf("graphite.mapping_file: %w", err)
 	}
 	var app storage.Appendable
-	if a.storage != nil {
-		app = a.storage
+	if st != nil {
+		app = st
 	}
 	w := &graphiteWiring{}
-	w.translator = carbon.New(app, m, carbon.Options{
+	translator := carbon.New(app, m, carbon.Options{
 		MaxSeries:           gc.MaxSeries,
 		SeriesIdle:          gc.SeriesIdleTimeout,
 		Source:              "graphite",
@@ -64,6 +52,7 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 	}, a.reg)
 	pm := graphite.NewMetrics(a.reg)
 
+	var router *relay.Router
 	if len(gc.Relay.Routes) > 0 {
 		routes := make([]relay.Route, len(gc.Relay.Routes))
 		for i, r := range gc.Relay.Routes {
@@ -71,7 +60,7 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 			if r.Match != "" {
 				// Validated by the config; compiled again here.
 				if routes[i].Match, err = regexp.Compile(r.Match); err != nil {
-					return fmt.Errorf("graphite.relay.routes[%d].match: %w", i, err)
+					return nil, fmt.Errorf("graphite.relay.routes[%d].match: %w", i, err)
 				}
 			}
 		}
@@ -79,23 +68,24 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 		if gc.Relay.Mode == "all" {
 			mode = relay.MatchAll
 		}
-		w.router, err = relay.NewRouter(routes, mode, relay.Options{QueueSize: int(gc.Relay.QueueSize), Logger: a.logger}, a.reg)
+		router, err = relay.NewRouter(routes, mode, relay.Options{QueueSize: int(gc.Relay.QueueSize), Logger: a.logger}, a.reg)
 		if err != nil {
-			return fmt.Errorf("graphite.relay: %w", err)
+			return nil, fmt.Errorf("graphite.relay: %w", err)
 		}
 		// Closed after the listeners (stageIngest), so what they read last
 		// is still relayed.
-		a.add(component{name: "graphite.relay", stage: stagePipeline, close: w.router.Close})
+		a.add(component{name: "graphite.relay", stage: stagePipeline, close: router.CloseContext})
 	}
 
 	newHandler := func(pickle bool) listen.NewHandler {
 		return func() listen.Handler {
-			h := &graphiteHandler{worker: w.translator.NewWorker(), pickle: pickle}
+			h := &graphiteHandler{worker: translator.NewWorker(), pickle: pickle}
 			var sink graphite.Sink = h.worker
-			if w.router != nil {
-				h.relay = w.router.NewSender()
+			if router != nil {
+				h.relay = router.NewSender()
 				if pickle {
-					sink = &lineTee{next: h.worker, h: h}
+					h.tee = &graphite.PlaintextTee{Next: h.worker}
+					sink = h.tee
 				}
 			}
 			h.proc = graphite.NewProcessor(sink, pm, graphite.ProcessorOptions{
@@ -104,19 +94,16 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 			return h
 		}
 	}
-	idle := gc.TCPIdleTimeout
-	if idle == 0 {
-		idle = -1 // the config's 0 means no timeout
-	}
+	idle := idleTimeout(gc.TCPIdleTimeout)
 	if gc.TCP != "" {
 		w.tcp, err = listen.ListenTCP(listen.TCPConfig{
 			Name: "graphite_tcp", Addr: gc.TCP, MaxLineLength: int(gc.MaxLineLength),
 			MaxConnections: gc.TCPMaxConnections, IdleTimeout: idle, Logger: a.logger,
 		}, newHandler(false), a.reg)
 		if err != nil {
-			return fmt.Errorf("graphite.tcp: %w", err)
+			return nil, fmt.Errorf("graphite.tcp: %w", err)
 		}
-		a.add(component{name: "graphite.tcp", stage: stageIngest, serve: w.tcp.Serve, close: w.tcp.Close})
+		a.add(component{name: "graphite.tcp", stage: stageIngest, serve: w.tcp.Serve, close: closer(w.tcp.Close)})
 	}
 	if gc.UDP != "" {
 		w.udp, err = listen.ListenUDP(listen.UDPConfig{
@@ -124,9 +111,9 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 			ReceiveBuffer: int(gc.ReadBuffer), Logger: a.logger,
 		}, newHandler(false), a.reg)
 		if err != nil {
-			return fmt.Errorf("graphite.udp: %w", err)
+			return nil, fmt.Errorf("graphite.udp: %w", err)
 		}
-		a.add(component{name: "graphite.udp", stage: stageIngest, serve: w.udp.Serve, close: w.udp.Close})
+		a.add(component{name: "graphite.udp", stage: stageIngest, serve: w.udp.Serve, close: closer(w.udp.Close)})
 	}
 	if gc.Pickle != "" {
 		w.pickle, err = listen.ListenFramed(listen.FramedConfig{
@@ -134,28 +121,38 @@ func (a *app) buildGraphite(cfg *config.Config) error {
 			MaxConnections: gc.TCPMaxConnections, IdleTimeout: idle, Logger: a.logger,
 		}, newHandler(true), a.reg)
 		if err != nil {
-			return fmt.Errorf("graphite.pickle: %w", err)
+			return nil, fmt.Errorf("graphite.pickle: %w", err)
 		}
-		a.add(component{name: "graphite.pickle", stage: stageIngest, serve: w.pickle.Serve, close: w.pickle.Close})
+		a.add(component{name: "graphite.pickle", stage: stageIngest, serve: w.pickle.Serve, close: closer(w.pickle.Close)})
 	}
-	a.onFlush = append(a.onFlush, w.translator.Sweep)
+	// Series idle for graphite.series_idle_timeout stop counting against
+	// graphite.max_series.
+	a.add(component{name: "graphite.sweep", stage: stagePipeline, serve: func(ctx context.Context) error {
+		t := time.NewTicker(sweepInterval(gc.SeriesIdleTimeout))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-t.C:
+				translator.Sweep(now)
+			}
+		}
+	}})
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
 		m, err := names.Load(string(next.Graphite.MappingFile))
 		if err != nil {
 			return nil, fmt.Errorf("graphite.mapping_file: %w", err)
 		}
-		return func() { w.translator.SetMapper(m) }, nil
+		return func() { translator.SetMapper(m) }, nil
 	})
-	graphiteMu.Lock()
-	graphiteByApp[a] = w
-	graphiteMu.Unlock()
-	a.add(component{name: "graphite", stage: stageShip, close: func() error {
-		graphiteMu.Lock()
-		delete(graphiteByApp, a)
-		graphiteMu.Unlock()
-		return nil
-	}})
-	return nil
+	return w, nil
+}
+
+// sweepInterval is how often idle Graphite series are looked for: a tenth
+// of the idle timeout, between a second and a minute.
+func sweepInterval(idle time.Duration) time.Duration {
+	return min(max(idle/10, time.Second), time.Minute)
 }
 
 // graphiteHandler is one reader goroutine's or connection's pipeline:
@@ -166,15 +163,15 @@ type graphiteHandler struct {
 	worker *carbon.Worker
 	relay  *relay.Sender
 	pickle bool
-	lines  []byte // pickle points rendered as plaintext, for the relay
+	tee    *graphite.PlaintextTee // pickle points rendered as plaintext, for the relay
 }
 
 func (h *graphiteHandler) Handle(b []byte) {
 	if h.pickle {
 		h.proc.ProcessPickle(b)
-		if h.relay != nil && len(h.lines) > 0 {
-			h.relay.Send(h.lines)
-			h.lines = h.lines[:0]
+		if h.tee != nil && len(h.tee.Lines) > 0 {
+			h.relay.Send(h.tee.Lines)
+			h.tee.Lines = h.tee.Lines[:0]
 		}
 		return
 	}
@@ -189,28 +186,7 @@ func (h *graphiteHandler) Flush() {
 	h.worker.Flush()
 }
 
-// lineTee renders the accepted pickle points as plaintext lines for the
-// relay (legacy carbon servers take plaintext on :2003).
-type lineTee struct {
-	next graphite.Sink
-	h    *graphiteHandler
-}
-
-func (t *lineTee) Point(p *graphite.Point) {
-	t.next.Point(p)
-	b := append(t.h.lines, p.Path...)
-	b = append(b, ' ')
-	b = strconv.AppendFloat(b, p.Value, 'g', -1, 64)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, p.Timestamp/1000, 10)
-	if ms := p.Timestamp % 1000; ms != 0 {
-		b = append(b, '.')
-		b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	}
-	t.h.lines = append(b, '\n')
-}
-
-// graphiteAddrs returns the bound addresses, for tests.
+// addrs returns the bound addresses, for tests.
 func (w *graphiteWiring) addrs() (tcp, udp, pickle net.Addr) {
 	if w.tcp != nil {
 		tcp = w.tcp.Addr()

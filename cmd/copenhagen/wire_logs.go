@@ -6,12 +6,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
 	"github.com/copenhagen-obs/copenhagen/ingest/logs"
@@ -43,9 +42,8 @@ func (a *app) buildLogs(cfg *config.Config) error {
 	}
 	pusher, err := lokipush.New(lokipush.Config{
 		URL: kc.URL, TenantID: kc.TenantID,
-		Username: kc.BasicAuth.Username, PasswordFile: string(kc.BasicAuth.PasswordFile),
-		BearerTokenFile: string(kc.BearerTokenFile),
-		BatchSize:       int(kc.BatchSize), BatchWait: kc.BatchWait, MaxBuffer: int(kc.MaxBuffer),
+		HTTPClient: kc.HTTPClientConfig.Prometheus(commoncfg.DefaultHTTPClientConfig),
+		BatchSize:  int(kc.BatchSize), BatchWait: kc.BatchWait, MaxBuffer: int(kc.MaxBuffer),
 		Timeout: kc.Timeout, MinBackoff: kc.MinBackoff, MaxBackoff: kc.MaxBackoff,
 		MaxLineSize: int(kc.MaxLineSize), DropLongLines: kc.DropLongLines,
 		ShutdownTimeout: kc.ShutdownTimeout, Logger: a.logger,
@@ -80,8 +78,7 @@ func (a *app) buildLogs(cfg *config.Config) error {
 		PollInterval: lc.PollInterval, ScanInterval: lc.ScanInterval, MaxLineSize: int(lc.MaxLineSize),
 		Logger: a.logger,
 		Output: func(f logs.FileInfo) logs.Sink {
-			fl := labeler.ForFile(f.Path, f.Labels)
-			return &lokiSink{p: pusher, file: fl, md: streams.NewWithLevel(fl.Metadata), ack: f.Cursor}
+			return lokipush.NewFileSink(pusher, labeler.ForFile(f.Path, f.Labels), f.Cursor)
 		},
 	}, a.reg)
 	if err != nil {
@@ -98,18 +95,22 @@ func (a *app) buildLogs(cfg *config.Config) error {
 			defer stop()
 			return mgr.Run(ctx)
 		},
-		close: func() error {
+		close: func(context.Context) error {
 			cancel()
 			return nil
 		}})
+	// Loki gets what is left of the shutdown budget, at most
+	// loki.shutdown_timeout.
 	a.add(component{name: "logs.loki", stage: stageShip,
-		close: func() error {
+		close: func(sctx context.Context) error {
 			cancel()
+			wait, wcancel := context.WithTimeout(sctx, 5*time.Second)
+			defer wcancel()
 			select { // the tailers have stopped pushing
 			case <-done:
-			case <-time.After(5 * time.Second):
+			case <-wait.Done():
 			}
-			err := pusher.Close()
+			err := pusher.Shutdown(sctx)
 			positions.Close()
 			return err
 		}})
@@ -127,76 +128,3 @@ func (a *app) buildLogs(cfg *config.Config) error {
 	a.logger.Info("shipping logs to loki", "url", shown, "paths", lc.Paths, "files", len(lc.Files), "node", node)
 	return nil
 }
-
-// lokiSink turns the records of one file into Loki entries, handed to
-// the pusher a read at a time (PushMany) rather than line by line.
-type lokiSink struct {
-	p       *lokipush.Pusher
-	file    *streams.File
-	md      *streams.WithLevel
-	ack     lokipush.Acker
-	pending []lokipush.Entry
-	bytes   int
-	// arena holds the lines of pending entries: one allocation per read
-	// instead of one per line. Its bytes are never written again once a
-	// string points at them, and it is let go at every Flush, so an idle
-	// file holds no memory.
-	arena []byte
-}
-
-// line copies b into the arena and returns it as a string.
-func (s *lokiSink) line(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > sinkFlushBytes/4 {
-		return string(b)
-	}
-	if cap(s.arena)-len(s.arena) < len(b) {
-		s.arena = make([]byte, 0, sinkFlushBytes)
-	}
-	start := len(s.arena)
-	s.arena = append(s.arena, b...)
-	return unsafe.String(&s.arena[start], len(b))
-}
-
-// sinkFlushBytes bounds what one file holds before handing it over.
-const sinkFlushBytes = 16 << 10
-
-func (s *lokiSink) Send(ctx context.Context, r *logs.Record) error {
-	ts := r.Time
-	if ts.IsZero() {
-		ts = time.Now()
-	}
-	if s.pending == nil {
-		s.pending = (*pendingPool.Get().(*[]lokipush.Entry))[:0]
-	}
-	s.pending = append(s.pending, lokipush.Entry{
-		Labels: s.file.Labels[r.Stream], Time: ts, Line: s.line(r.Line),
-		Metadata: s.md.Get(r.Level), Ack: s.ack, Offset: r.Offset,
-	})
-	s.bytes += len(r.Line)
-	if s.bytes >= sinkFlushBytes || len(s.pending) >= 256 {
-		return s.Flush(ctx)
-	}
-	return nil
-}
-
-func (s *lokiSink) Flush(ctx context.Context) error {
-	if len(s.pending) == 0 {
-		return nil
-	}
-	err := s.p.PushMany(ctx, s.pending)
-	clear(s.pending)
-	done := s.pending[:0]
-	pendingPool.Put(&done)
-	s.pending, s.bytes, s.arena = nil, 0, nil
-	return err
-}
-
-// pendingPool shares the entry slices of the sinks: an idle file holds
-// none.
-var pendingPool = sync.Pool{New: func() any { s := make([]lokipush.Entry, 0, 256); return &s }}
-
-// Close releases the file's streams from the stream limit.
-func (s *lokiSink) Close() { s.file.Release() }

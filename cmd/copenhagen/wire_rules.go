@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
@@ -17,21 +15,28 @@ import (
 	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
+// ruleWiring is what buildRules built, for /tv (wire_tv.go): the
+// evaluator and the query function the rules read with.
+type ruleWiring struct {
+	evaluator *evaluate.Evaluator
+	query     rules.QueryFunc
+}
+
 // buildRules wires rule evaluation: Prometheus's rules manager over the
-// embedded storage (or rules.query_url), its alerts sent to what
-// buildAlerting set up (a.alertSender) and to alerting.alertmanagers,
-// /api/v1/rules, /api/v1/alerts and /api/v1/alertmanagers, and reloads
-// that keep alert state.
-func (a *app) buildRules(cfg *config.Config) error {
+// embedded storage (or rules.query_url), its alerts sent to local (the
+// in-process Alertmanager buildAlerting returned, or nil) and to
+// alerting.alertmanagers, /api/v1/rules, /api/v1/alerts and
+// /api/v1/alertmanagers, and reloads that keep alert state.
+func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alerting.Sender) (*ruleWiring, error) {
 	rc := cfg.Rules
-	st := a.localStorage()
 	if st == nil {
 		if len(rc.Files) > 0 {
-			return errors.New("rules.files: rule evaluation needs the storage")
+			return nil, errors.New("rules.files: rule evaluation needs the storage")
 		}
-		return nil
+		return nil, nil
 	}
 	var qf rules.QueryFunc
 	var restore storage.Queryable
@@ -40,14 +45,24 @@ func (a *app) buildRules(cfg *config.Config) error {
 		restore = q
 	}
 	if rc.QueryURL != "" {
-		var err error
-		if qf, err = evaluate.RemoteQueryFunc(rc.QueryURL, nil, rc.QueryTimeout); err != nil {
-			return fmt.Errorf("rules.query_url: %w", err)
+		rt, err := commoncfg.NewRoundTripperFromConfig(rc.QueryClient.Prometheus(commoncfg.DefaultHTTPClientConfig), "rules_query")
+		if err != nil {
+			return nil, fmt.Errorf("rules.query_client: %w", err)
 		}
+		if qf, err = evaluate.RemoteQueryFunc(rc.QueryURL, rt, rc.QueryTimeout); err != nil {
+			return nil, fmt.Errorf("rules.query_url: %w", err)
+		}
+		// `for` state comes back from the shared data too, so a fresh
+		// pod (or agent mode) resumes pending and firing alerts.
+		remote, err := evaluate.RemoteQueryable(rc.QueryURL, rt, rc.QueryTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("rules.query_url: %w", err)
+		}
+		restore = evaluate.MergeQueryables(restore, remote)
 	} else if qerr == nil {
 		qf = evaluate.LocalQueryFunc(st.Engine(), q)
 	} else if len(rc.Files) > 0 {
-		return fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
+		return nil, fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
 	} else {
 		// Agent mode without rules: nothing to evaluate.
 		a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
@@ -56,43 +71,47 @@ func (a *app) buildRules(cfg *config.Config) error {
 			}
 			return nil, nil
 		})
-		return nil
+		return nil, nil
 	}
 
 	ams := evaluate.NewAlertmanagers(0, a.reg, a.logger)
 	applyAMs, err := ams.Prepare(alertmanagerTargets(cfg.Alerting.Alertmanagers))
 	if err != nil {
-		return fmt.Errorf("alerting.alertmanagers: %w", err)
+		return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
 	}
 	if err := applyAMs(); err != nil {
-		return fmt.Errorf("alerting.alertmanagers: %w", err)
+		return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
 	}
 	senders := alerting.Senders{ams}
-	if a.alertSender != nil {
-		senders = append(alerting.Senders{a.alertSender}, ams)
+	if local != nil {
+		senders = append(alerting.Senders{local}, ams)
 	}
 
+	shadowHook, err := a.buildShadow(cfg, qf) // wire_shadow.go
+	if err != nil {
+		return nil, err
+	}
 	ev, err := evaluate.New(evaluate.Options{
 		Interval:        rc.EvaluationInterval,
 		QueryFunc:       qf,
 		Appendable:      st,
 		Queryable:       restore,
 		Sender:          senders,
-		ExternalURL:     externalURL(cfg),
+		ExternalURL:     generatorBase(cfg),
 		OutageTolerance: rc.OutageTolerance,
 		ForGracePeriod:  rc.ForGracePeriod,
 		ResendDelay:     rc.ResendDelay,
 		NoDataIntervals: rc.NoDataIntervals,
+		AfterIteration:  shadowHook,
 		Logger:          a.logger,
 		Registerer:      a.reg,
 	})
 	if err != nil {
-		return fmt.Errorf("rules: %w", err)
+		return nil, fmt.Errorf("rules: %w", err)
 	}
 	if err := ev.Update(paths(rc.Files), rc.EvaluationInterval); err != nil {
-		return fmt.Errorf("rules.files: %w", err)
+		return nil, fmt.Errorf("rules.files: %w", err)
 	}
-	a.evaluator, a.ruleQuery = ev, qf // for /tv (wire_tv.go)
 	files, _ := evaluate.Files(paths(rc.Files))
 	a.logger.Info("rules loaded", "files", len(files), "groups", len(ev.Manager().RuleGroups()),
 		"query_url", rc.QueryURL != "", "alertmanagers", len(cfg.Alerting.Alertmanagers))
@@ -112,7 +131,7 @@ func (a *app) buildRules(cfg *config.Config) error {
 		go ams.Run()
 		<-ctx.Done()
 		return nil
-	}, close: stop})
+	}, close: closer(stop)})
 	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) { ev.Register(mux, ams, version) })
 
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
@@ -137,7 +156,7 @@ func (a *app) buildRules(cfg *config.Config) error {
 			}
 		}, nil
 	})
-	return nil
+	return &ruleWiring{evaluator: ev, query: qf}, nil
 }
 
 func paths(ps []config.Path) []string {
@@ -148,46 +167,19 @@ func paths(ps []config.Path) []string {
 	return out
 }
 
-// externalURL is where alerts' generatorURL points: alerting.external_url
-// when set, else Copenhagen's own query API (http.listen), as
-// Prometheus's --web.external-url defaults to its listen address.
-func externalURL(cfg *config.Config) string {
-	if cfg.Alerting.ExternalURL != "" {
-		return strings.TrimSuffix(cfg.Alerting.ExternalURL, "/")
+// generatorBase prefixes the generatorURL of alerts: the external URL
+// without its trailing slash, "" without one.
+func generatorBase(cfg *config.Config) string {
+	if u := cfg.ExternalURL(); u != nil {
+		return strings.TrimSuffix(u.String(), "/")
 	}
-	if cfg.HTTP.Listen == "" {
-		return ""
-	}
-	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
-	if err != nil {
-		return ""
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if host, err = os.Hostname(); err != nil {
-			host = "localhost"
-		}
-	}
-	return "http://" + net.JoinHostPort(host, port)
+	return ""
 }
 
 func alertmanagerTargets(in []config.AlertmanagerConfig) []evaluate.AlertmanagerTarget {
 	out := make([]evaluate.AlertmanagerTarget, len(in))
 	for i, c := range in {
-		h := commoncfg.DefaultHTTPClientConfig
-		if c.BasicAuth.Username != "" {
-			h.BasicAuth = &commoncfg.BasicAuth{Username: c.BasicAuth.Username, PasswordFile: string(c.BasicAuth.PasswordFile)}
-		}
-		if c.BearerTokenFile != "" {
-			h.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: string(c.BearerTokenFile)}
-		}
-		h.TLSConfig = commoncfg.TLSConfig{
-			CAFile:             string(c.TLSConfig.CAFile),
-			CertFile:           string(c.TLSConfig.CertFile),
-			KeyFile:            string(c.TLSConfig.KeyFile),
-			ServerName:         c.TLSConfig.ServerName,
-			InsecureSkipVerify: c.TLSConfig.InsecureSkipVerify,
-		}
-		out[i] = evaluate.AlertmanagerTarget{URLs: c.URLs, Timeout: c.Timeout, HTTPClient: h}
+		out[i] = evaluate.AlertmanagerTarget{URLs: c.URLs, Timeout: c.Timeout, HTTPClient: c.HTTPClientConfig.Prometheus(commoncfg.DefaultHTTPClientConfig)}
 	}
 	return out
 }

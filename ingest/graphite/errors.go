@@ -1,19 +1,15 @@
 package graphite
 
+import "github.com/copenhagen-obs/copenhagen/ingest/reason"
+
 // ParseError says why a line, a pickled point or a pickle frame was
 // rejected. Reason is a short, stable snake_case word for the reason label
 // of copenhagen_graphite_points_rejected_total: it never contains input
 // bytes, so garbage cannot grow the label set. Every ParseError is one of
 // the package-level Err values, so rejecting allocates nothing and callers
-// may compare with == or errors.Is.
-type ParseError struct {
-	Reason string
-	msg    string
-	idx    int // position in reasons, for the Processor's local counters
-}
-
-// Error returns a human-readable description of the rejection.
-func (e *ParseError) Error() string { return e.msg }
+// may compare with == or errors.Is. It is ingest/reason's Error, shared
+// with the StatsD parser.
+type ParseError = reason.Error
 
 // The rejection reasons. The Reason strings are part of the self-metrics
 // contract: dashboards and alerts depend on them, so they must not be
@@ -56,21 +52,13 @@ var (
 	ErrBadPickleItem = newParseError("bad_pickle_item", "graphite: pickle element is not (path, (timestamp, value))")
 )
 
-var reasons []*ParseError
+// reasons are the rejection reasons of this package, in declaration
+// order.
+var reasons reason.Set
 
-func newParseError(reason, msg string) *ParseError {
-	e := &ParseError{Reason: reason, msg: msg, idx: len(reasons)}
-	reasons = append(reasons, e)
-	return e
-}
+func newParseError(r, msg string) *ParseError { return reasons.New(r, msg) }
 
 // Reasons returns every rejection reason, so that counters can be created
 // for all of them up front: a rate() over a series that appears only on the
 // first bad line misses that line.
-func Reasons() []string {
-	out := make([]string, len(reasons))
-	for i, e := range reasons {
-		out[i] = e.Reason
-	}
-	return out
-}
+func Reasons() []string { return reasons.Reasons() }

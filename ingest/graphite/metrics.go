@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.PointsReceived.WithLabelValues(FormatPlaintext)
 	m.PointsReceived.WithLabelValues(FormatPickle)
-	for _, r := range reasons {
+	for _, r := range reasons.All() {
 		m.PointsRejected.WithLabelValues(r.Reason)
 	}
 	return m

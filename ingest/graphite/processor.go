@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
+	"github.com/copenhagen-obs/copenhagen/ingest/reason"
 )
 
 // Sink consumes the points a Processor accepts.
@@ -62,11 +62,9 @@ type Processor struct {
 	now           func() time.Time
 
 	received  [2]uint64 // plaintext, pickle
-	rejected  []uint64
 	receivedC [2]prometheus.Counter
-	rejectedC []prometheus.Counter
 
-	rejections ratelog.Rejections
+	rejections *reason.Counter // by reason, with the rate-limited warning
 }
 
 // NewProcessor returns a Processor that feeds sink and counts into m (nil:
@@ -81,25 +79,21 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		maxFuture:     opts.MaxFuture.Milliseconds(),
 		logger:        opts.Logger,
 		now:           opts.Now,
-		rejected:      make([]uint64, len(reasons)),
-		rejectedC:     make([]prometheus.Counter, len(reasons)),
 	}
 	p.pickleElemFn = p.pickleElem
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
-	p.rejections.Every = opts.WarnInterval
-	if p.rejections.Every <= 0 {
-		p.rejections.Every = 5 * time.Second
+	every := opts.WarnInterval
+	if every <= 0 {
+		every = 5 * time.Second
 	}
+	p.rejections = reason.NewCounter(&reasons, m.PointsRejected, every)
 	if p.now == nil {
 		p.now = time.Now
 	}
 	p.receivedC[0] = m.PointsReceived.WithLabelValues(FormatPlaintext)
 	p.receivedC[1] = m.PointsReceived.WithLabelValues(FormatPickle)
-	for i, r := range reasons {
-		p.rejectedC[i] = m.PointsRejected.WithLabelValues(r.Reason)
-	}
 	return p
 }
 
@@ -199,8 +193,7 @@ func (p *Processor) pickleItem(it *PickleItem, now int64) *ParseError {
 }
 
 func (p *Processor) reject(pe *ParseError, ln []byte) {
-	p.rejected[pe.idx]++
-	p.rejections.Add(pe.Reason, ln)
+	p.rejections.Add(pe, ln)
 }
 
 // FlushStats publishes the counts gathered since the last call and logs
@@ -213,13 +206,5 @@ func (p *Processor) FlushStats() {
 			p.received[i] = 0
 		}
 	}
-	for i, n := range p.rejected {
-		if n != 0 {
-			p.rejectedC[i].Add(float64(n))
-			p.rejected[i] = 0
-		}
-	}
-	if p.rejections.Pending() > 0 {
-		p.rejections.Warn(p.logger, p.now(), "rejected carbon points; counts by reason in copenhagen_graphite_points_rejected_total", "input")
-	}
+	p.rejections.Flush(p.logger, p.now(), "rejected carbon points; counts by reason in copenhagen_graphite_points_rejected_total", "input")
 }

@@ -11,6 +11,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -138,22 +139,42 @@ func (r *Relay) Send(lines []byte) {
 
 // Close sends what the queues hold, stops the senders and closes their
 // sockets. Send calls after Close are dropped and counted.
-func (r *Relay) Close() error {
+func (r *Relay) Close() error { return r.CloseContext(context.Background()) }
+
+// CloseContext is Close that gives up waiting when ctx is done (the
+// shutdown budget ran out): the error names each target with what it had
+// not sent, and its sender goes on in the background until its retries
+// end.
+func (r *Relay) CloseContext(ctx context.Context) error {
+	var err error
+	r.closeOnce.Do(func() { err = closeTargets(ctx, r.targets) })
+	return err
+}
+
+// closeTargets stops the targets' queues and waits for their senders to
+// flush what is queued, until ctx is done.
+func closeTargets(ctx context.Context, targets []*target) error {
 	var errs []error
-	r.closeOnce.Do(func() {
-		for _, t := range r.targets {
+	for _, t := range targets {
+		t.mu.Lock()
+		t.closed = true
+		t.mu.Unlock()
+		close(t.stop)
+	}
+	for _, t := range targets {
+		select {
+		case <-t.done:
+		case <-ctx.Done():
 			t.mu.Lock()
-			t.closed = true
+			queued := countLines(t.pending)
 			t.mu.Unlock()
-			close(t.stop)
+			errs = append(errs, fmt.Errorf("relay target %s: still sending when the shutdown budget ran out; %d more lines queued are not relayed", t.name, queued))
+			continue
 		}
-		for _, t := range r.targets {
-			<-t.done
-			if err := t.tr.close(); err != nil {
-				errs = append(errs, fmt.Errorf("relay target %s: %w", t.name, err))
-			}
+		if err := t.tr.close(); err != nil {
+			errs = append(errs, fmt.Errorf("relay target %s: %w", t.name, err))
 		}
-	})
+	}
 	return errors.Join(errs...)
 }
 

@@ -2,7 +2,7 @@ package relay
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -114,23 +114,12 @@ func newTCPTarget(name, addr string, opts Options, m *metrics) *target {
 
 // Close sends what the queues hold (giving up at once on targets that are
 // down), stops the senders and closes the connections.
-func (r *Router) Close() error {
-	r.closeOnce.Do(func() {
-		var errs []error
-		for _, t := range r.targets {
-			t.mu.Lock()
-			t.closed = true
-			t.mu.Unlock()
-			close(t.stop)
-		}
-		for _, t := range r.targets {
-			<-t.done
-			if err := t.tr.close(); err != nil {
-				errs = append(errs, fmt.Errorf("relay target %s: %w", t.name, err))
-			}
-		}
-		r.closeErr = errors.Join(errs...)
-	})
+func (r *Router) Close() error { return r.CloseContext(context.Background()) }
+
+// CloseContext is Close that gives up waiting when ctx is done, as
+// Relay.CloseContext.
+func (r *Router) CloseContext(ctx context.Context) error {
+	r.closeOnce.Do(func() { r.closeErr = closeTargets(ctx, r.targets) })
 	return r.closeErr
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/backoff"
 )
 
 // Timings of the TCP transport.
@@ -22,13 +24,14 @@ const (
 )
 
 // tcpTransport writes lines as a stream to a carbon plaintext receiver,
-// reconnecting with exponential backoff when the connection fails. It runs
+// reconnecting with jittered exponential backoff when the connection
+// fails (the relays of many pods must not reconnect in lockstep). It runs
 // in its target's sender goroutine, so waiting here never slows the
 // listeners; their lines wait in the bounded queue instead.
 type tcpTransport struct {
 	addr    string
 	conn    net.Conn
-	backoff time.Duration
+	backoff *backoff.Backoff
 	stop    <-chan struct{} // closed when the relay closes: stop retrying
 	giveUp  time.Duration
 	dial    func(addr string) (net.Conn, error)
@@ -36,7 +39,7 @@ type tcpTransport struct {
 
 func newTCPTransport(addr string) *tcpTransport {
 	return &tcpTransport{
-		addr: addr, giveUp: tcpGiveUp,
+		addr: addr, giveUp: tcpGiveUp, backoff: backoff.New(tcpMinBackoff, tcpMaxBackoff),
 		dial: func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, tcpDialTimeout) },
 	}
 }
@@ -63,7 +66,7 @@ func (t *tcpTransport) send(buf []byte) sendResult {
 		n, err := t.conn.Write(rest)
 		if err == nil {
 			rest = nil
-			t.backoff = 0
+			t.backoff.Reset()
 			break
 		}
 		res.failures++
@@ -85,11 +88,11 @@ func (t *tcpTransport) send(buf []byte) sendResult {
 // wait sleeps for the next backoff step; false means give up (the relay
 // is closing or the buffer has been retried long enough).
 func (t *tcpTransport) wait(deadline time.Time) bool {
-	t.backoff = min(max(2*t.backoff, tcpMinBackoff), tcpMaxBackoff)
-	if time.Now().Add(t.backoff).After(deadline) {
+	wait := t.backoff.Next()
+	if time.Now().Add(wait).After(deadline) {
 		return false
 	}
-	timer := time.NewTimer(t.backoff)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-timer.C:

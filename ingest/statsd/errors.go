@@ -1,19 +1,14 @@
 package statsd
 
+import "github.com/copenhagen-obs/copenhagen/ingest/reason"
+
 // ParseError says why a line was rejected. Reason is a short, stable
 // snake_case word meant for the reason label of a rejection counter: it
 // never contains input bytes, so a flood of garbage cannot grow the label
 // set. Every ParseError is one of the package-level Err values below, so
 // rejecting a line allocates nothing, and callers may compare with == or
-// errors.Is.
-type ParseError struct {
-	Reason string
-	msg    string
-	idx    int // position in reasons, used by the Processor's local counters
-}
-
-// Error returns a human-readable description of the rejection.
-func (e *ParseError) Error() string { return e.msg }
+// errors.Is. It is ingest/reason's Error, shared with the carbon parser.
+type ParseError = reason.Error
 
 // The reasons a line is rejected. The Reason strings are part of the
 // self-metrics contract (copenhagen_statsd_lines_rejected_total{reason}):
@@ -58,21 +53,13 @@ var (
 	ErrLineTooLong = newParseError("line_too_long", "statsd: line too long")
 )
 
-var reasons []*ParseError
+// reasons are the rejection reasons of this package, in declaration
+// order.
+var reasons reason.Set
 
-func newParseError(reason, msg string) *ParseError {
-	e := &ParseError{Reason: reason, msg: msg, idx: len(reasons)}
-	reasons = append(reasons, e)
-	return e
-}
+func newParseError(r, msg string) *ParseError { return reasons.New(r, msg) }
 
 // Reasons returns every rejection reason, so that counters can be created
 // for all of them up front: a rate() over a series that appears only on the
 // first bad line misses that line.
-func Reasons() []string {
-	out := make([]string, len(reasons))
-	for i, e := range reasons {
-		out[i] = e.Reason
-	}
-	return out
-}
+func Reasons() []string { return reasons.Reasons() }

@@ -93,7 +93,7 @@ func FuzzParse(f *testing.F) {
 		err := l.Parse(in)
 		if err != nil {
 			pe, ok := err.(*ParseError)
-			if !ok || pe != reasons[pe.idx] {
+			if !ok || pe != reasons.All()[pe.Index()] {
 				t.Fatalf("%q: error %#v is not one of the package's ParseErrors", in, err)
 			}
 			if err2 := reused.Parse(in); err2 != err {
@@ -160,9 +160,7 @@ func FuzzProcessor(f *testing.F) {
 		for _, n := range p.received {
 			counted += n
 		}
-		for _, n := range p.rejected {
-			rej += n
-		}
+		rej = p.rejections.Unflushed()
 		if int(counted+rej) != nonEmpty || int(rej) != rejected {
 			t.Fatalf("counted %d accepted + %d rejected, want %d lines of which %d rejected", counted, rej, nonEmpty, rejected)
 		}

@@ -85,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.SamplesReceived.WithLabelValues(t)
 		}
 	}
-	for _, r := range reasons {
+	for _, r := range reasons.All() {
 		m.LinesRejected.WithLabelValues(r.Reason)
 	}
 	m.TagsDropped.WithLabelValues(tagDropNoValue)

@@ -3,6 +3,8 @@ package statsd
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/reason"
 )
 
 // Parse parses one StatsD line into l, replacing what l held before and
@@ -291,7 +293,8 @@ const (
 
 // errBracket tells parseName that InfluxDB or Librato tags contain a
 // bracket; it never leaves the package.
-var errBracket = &ParseError{Reason: "bracket", msg: "statsd: bracket in tags"}
+// It is in a Set of its own, so it has no counter.
+var errBracket = new(reason.Set).New("bracket", "statsd: bracket in tags")
 
 var (
 	nameTagClass = [256]uint8{'=': tagSep, ',': tagComma, '[': tagBrack, ']': tagBrack}

@@ -51,8 +51,8 @@ func TestReasonsAreDistinct(t *testing.T) {
 			t.Errorf("reason %d %q: not a distinct snake_case label value", i, r)
 		}
 		seen[r] = true
-		if reasons[i].idx != i {
-			t.Errorf("reason %q has index %d, want %d", r, reasons[i].idx, i)
+		if reasons.All()[i].Index() != i {
+			t.Errorf("reason %q has index %d, want %d", r, reasons.All()[i].Index(), i)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
+	"github.com/copenhagen-obs/copenhagen/ingest/reason"
 )
 
 // Sink consumes the metric lines a Processor accepts.
@@ -62,23 +63,20 @@ type Processor struct {
 	// Local counts since the last FlushStats.
 	received    [numLineTypes]uint64
 	samples     [metricTypesCount]uint64
-	rejected    []uint64 // indexed by ParseError.idx
 	tagsDropped uint64
 	discarded   [2]uint64 // events, service checks
 
 	// The shared counters, resolved once so FlushStats does no label lookup.
 	receivedC    [numLineTypes]prometheus.Counter
 	samplesC     [metricTypesCount]prometheus.Counter
-	rejectedC    []prometheus.Counter
 	tagsDroppedC prometheus.Counter
 	discardedC   [2]prometheus.Counter
 
-	// Rate-limited warning: the first line rejected since the last warning
-	// (a truncated copy, as the input buffer is reused), and how many
-	// lines were rejected since then.
-	rejections ratelog.Rejections
-	// The same for events and service checks, which are valid but
-	// discarded.
+	// Rejections by reason, and the rate-limited warning with the first
+	// line rejected since the last one.
+	rejections *reason.Counter
+	// The rate-limited warning for events and service checks, which are
+	// valid but discarded (counted in discarded).
 	discards ratelog.Rejections
 }
 
@@ -93,19 +91,18 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		maxLineLength: opts.MaxLineLength,
 		logger:        opts.Logger,
 		now:           opts.Now,
-		rejected:      make([]uint64, len(reasons)),
-		rejectedC:     make([]prometheus.Counter, len(reasons)),
 		tagsDroppedC:  m.TagsDropped.WithLabelValues(tagDropNoValue),
 		discardedC:    [2]prometheus.Counter{m.LinesDiscarded.WithLabelValues(DiscardEvent), m.LinesDiscarded.WithLabelValues(DiscardServiceCheck)},
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
-	p.rejections.Every = opts.WarnInterval
-	if p.rejections.Every <= 0 {
-		p.rejections.Every = DefaultWarnInterval
+	every := opts.WarnInterval
+	if every <= 0 {
+		every = DefaultWarnInterval
 	}
-	p.discards.Every = p.rejections.Every
+	p.rejections = reason.NewCounter(&reasons, m.LinesRejected, every)
+	p.discards.Every = every
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -114,9 +111,6 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		if i < metricTypesCount {
 			p.samplesC[i] = m.SamplesReceived.WithLabelValues(t)
 		}
-	}
-	for i, r := range reasons {
-		p.rejectedC[i] = m.LinesRejected.WithLabelValues(r.Reason)
 	}
 	return p
 }
@@ -186,8 +180,7 @@ func (p *Processor) reject(err error, ln []byte) {
 	if !ok { // cannot happen: Parse only returns *ParseError
 		pe = ErrBadSection
 	}
-	p.rejected[pe.idx]++
-	p.rejections.Add(pe.Reason, ln)
+	p.rejections.Add(pe, ln)
 }
 
 // FlushStats publishes the counts gathered since the last call to the
@@ -207,12 +200,6 @@ func (p *Processor) FlushStats() {
 			p.samples[i] = 0
 		}
 	}
-	for i, n := range p.rejected {
-		if n != 0 {
-			p.rejectedC[i].Add(float64(n))
-			p.rejected[i] = 0
-		}
-	}
 	if p.tagsDropped != 0 {
 		p.tagsDroppedC.Add(float64(p.tagsDropped))
 		p.tagsDropped = 0
@@ -226,7 +213,5 @@ func (p *Processor) FlushStats() {
 	if p.discards.Pending() > 0 {
 		p.discards.Warn(p.logger, p.now(), "discarded DogStatsD events and service checks: only metrics become series (the relay still forwards them); counts by reason in copenhagen_statsd_lines_discarded_total", "line")
 	}
-	if p.rejections.Pending() > 0 {
-		p.rejections.Warn(p.logger, p.now(), "rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total", "line")
-	}
+	p.rejections.Flush(p.logger, p.now(), "rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total", "line")
 }

@@ -22,7 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +31,9 @@ import (
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/backoff"
 )
 
 // Acker learns which of its entries the server has acknowledged. Pushers
@@ -74,12 +77,11 @@ const TruncatedMarker = "…[truncated]"
 type Config struct {
 	URL      string // full push URL
 	TenantID string // X-Scope-OrgID; "" sends none
-	// Username and PasswordFile set basic auth; BearerTokenFile a bearer
-	// token. Files are re-read on each request so rotated credentials
-	// apply without a restart.
-	Username        string
-	PasswordFile    string
-	BearerTokenFile string
+	// HTTPClient is Prometheus's HTTP client configuration: basic auth,
+	// bearer token, OAuth2 (credentials from files, re-read on each
+	// request so rotated ones apply without a restart), TLS and proxy.
+	// The zero value is prometheus/common's DefaultHTTPClientConfig.
+	HTTPClient commoncfg.HTTPClientConfig
 
 	BatchSize  int           // bytes of lines per request; default 1 MiB
 	BatchWait  time.Duration // longest an entry waits for its batch to fill; default 1s
@@ -93,11 +95,12 @@ type Config struct {
 	MaxLineSize   int
 	DropLongLines bool
 	// ShutdownTimeout bounds how long Close tries to deliver what is
-	// queued; what is left is not acknowledged, so it is read again at the
-	// next start. Default 10s.
+	// queued (Shutdown: at most this, within its context); what is left
+	// is not acknowledged, so it is read again at the next start. Default
+	// 10s.
 	ShutdownTimeout time.Duration
 
-	Client *http.Client // default: a client with Timeout
+	Client *http.Client // default: built from HTTPClient, with Timeout
 	Logger *slog.Logger
 }
 
@@ -124,12 +127,26 @@ func (c *Config) setDefaults() {
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
 	}
-	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.Timeout}
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// newClient builds the HTTP client of c.HTTPClient.
+func (c *Config) newClient() (*http.Client, error) {
+	hc := c.HTTPClient
+	if reflect.ValueOf(hc).IsZero() {
+		hc = commoncfg.DefaultHTTPClientConfig
+	}
+	if err := hc.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := commoncfg.NewClientFromConfig(hc, "loki")
+	if err != nil {
+		return nil, err
+	}
+	client.Timeout = c.Timeout
+	return client, nil
 }
 
 // Metrics are the pusher's self-metrics.
@@ -200,8 +217,11 @@ type Pusher struct {
 	wake     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
-	// abort is closed when Close gives up waiting: retries stop.
-	abort chan struct{}
+	// abort is closed when Close gives up waiting: retries stop, and
+	// abortCtx (cancelled with it) ends the request in flight.
+	abort       chan struct{}
+	abortCtx    context.Context
+	cancelAbort context.CancelFunc
 
 	// sender state, only used by the run goroutine
 	req     push.PushRequest
@@ -220,6 +240,13 @@ func New(cfg Config, reg prometheus.Registerer) (*Pusher, error) {
 		return nil, errors.New("lokipush: URL is not http(s)")
 	}
 	cfg.setDefaults()
+	if cfg.Client == nil {
+		c, err := cfg.newClient()
+		if err != nil {
+			return nil, fmt.Errorf("lokipush: HTTP client: %w", err)
+		}
+		cfg.Client = c
+	}
 	p := &Pusher{
 		cfg:     cfg,
 		m:       newMetrics(reg),
@@ -231,6 +258,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Pusher, error) {
 		acks:    map[Acker]int64{},
 	}
 	p.notFull = sync.NewCond(&p.mu)
+	p.abortCtx, p.cancelAbort = context.WithCancel(context.Background())
 	go p.run()
 	return p, nil
 }
@@ -330,25 +358,35 @@ func truncate(s string, max int) string {
 
 // Close stops accepting entries, sends what is queued (giving up after
 // ShutdownTimeout) and returns once every acknowledgement was delivered.
-func (p *Pusher) Close() error {
+func (p *Pusher) Close() error { return p.Shutdown(context.Background()) }
+
+// Shutdown is Close within ctx: it gives up when ctx is done or after
+// ShutdownTimeout, whichever comes first. The error says how much was
+// not delivered; it is not acknowledged, so its sources read it again at
+// the next start.
+func (p *Pusher) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ShutdownTimeout)
+	defer cancel()
+	began := time.Now()
 	p.mu.Lock()
 	p.closed = true
-	left := len(p.queue)
 	p.notFull.Broadcast()
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	t := time.NewTimer(p.cfg.ShutdownTimeout)
-	defer t.Stop()
 	select {
 	case <-p.done:
 		return nil
-	case <-t.C:
-		p.stopOnce.Do(func() { close(p.abort) })
+	case <-ctx.Done():
+		p.mu.Lock()
+		buffered, queued := p.buffered, len(p.queue)
+		p.mu.Unlock()
+		p.stopOnce.Do(func() { close(p.abort); p.cancelAbort() })
 		<-p.done
-		return fmt.Errorf("lokipush: gave up after %v with entries unsent (%d queued at close); they will be read again at the next start", p.cfg.ShutdownTimeout, left)
+		return fmt.Errorf("lokipush: gave up after %v with %d bytes of entries unsent (%d not yet batched); they will be read again at the next start",
+			time.Since(began).Round(time.Millisecond), buffered, queued)
 	}
 }
 
@@ -426,27 +464,35 @@ func (p *Pusher) run() {
 // send delivers one batch, retrying until it is acknowledged, given up
 // (400) or the pusher is aborted, then acknowledges the entries.
 func (p *Pusher) send(batch []Entry) {
+	if p.abortCtx.Err() != nil {
+		return // given up: not acknowledged, read again after the restart
+	}
 	if countReal(batch) == 0 {
 		p.ack(batch)
 		return
 	}
 	body := p.encode(batch)
-	backoff := p.cfg.MinBackoff
+	// Jittered: the pods of a DaemonSet that lost Loki together must not
+	// come back together.
+	bo := backoff.New(p.cfg.MinBackoff, p.cfg.MaxBackoff)
+	var wait time.Duration
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			p.m.retriesTotal.Inc()
+			t := time.NewTimer(wait)
 			select {
-			case <-time.After(backoff):
+			case <-t.C:
 			case <-p.abort:
+				t.Stop()
 				return // not acknowledged: read again after the restart
 			}
-			backoff = min(backoff*2, p.cfg.MaxBackoff)
 		}
+		wait = bo.Next()
 		status, msg, err := p.post(body)
 		switch {
 		case err != nil:
 			p.m.requests.WithLabelValues("error").Inc()
-			p.log.Warn("loki push failed, retrying", "err", err, "backoff", backoff)
+			p.log.Warn("loki push failed, retrying", "err", err, "backoff", wait.Round(time.Millisecond))
 			continue
 		case status/100 == 2:
 			p.m.requests.WithLabelValues(statusLabel(status)).Inc()
@@ -465,7 +511,7 @@ func (p *Pusher) send(batch []Entry) {
 			// are configuration problems that an operator fixes: retrying
 			// keeps the lines instead of dropping them.
 			p.m.requests.WithLabelValues(statusLabel(status)).Inc()
-			p.log.Warn("loki push refused, retrying", "status", status, "response", msg, "backoff", backoff)
+			p.log.Warn("loki push refused, retrying", "status", status, "response", msg, "backoff", wait.Round(time.Millisecond))
 			continue
 		}
 		p.ack(batch)
@@ -563,7 +609,7 @@ func (p *Pusher) encode(batch []Entry) []byte {
 // post sends one request; it returns the status and (a short piece of) the
 // response body.
 func (p *Pusher) post(body []byte) (int, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(p.abortCtx, p.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, bytes.NewReader(body))
 	if err != nil {
@@ -574,9 +620,6 @@ func (p *Pusher) post(body []byte) (int, string, error) {
 	if p.cfg.TenantID != "" {
 		req.Header.Set("X-Scope-OrgID", p.cfg.TenantID)
 	}
-	if err := p.auth(req); err != nil {
-		return 0, "", err
-	}
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -585,26 +628,4 @@ func (p *Pusher) post(body []byte) (int, string, error) {
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, strings.TrimSpace(string(msg)), nil
-}
-
-func (p *Pusher) auth(req *http.Request) error {
-	if p.cfg.BearerTokenFile != "" {
-		tok, err := os.ReadFile(p.cfg.BearerTokenFile)
-		if err != nil {
-			return fmt.Errorf("reading loki bearer token file: %w", err)
-		}
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-	}
-	if p.cfg.Username != "" || p.cfg.PasswordFile != "" {
-		var pw []byte
-		if p.cfg.PasswordFile != "" {
-			b, err := os.ReadFile(p.cfg.PasswordFile)
-			if err != nil {
-				return fmt.Errorf("reading loki password file: %w", err)
-			}
-			pw = bytes.TrimRight(b, "\r\n")
-		}
-		req.SetBasicAuth(p.cfg.Username, string(pw))
-	}
-	return nil
 }

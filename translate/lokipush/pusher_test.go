@@ -18,6 +18,7 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/s2"
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // fakeLoki decodes pushes and answers with the codes in script, then 204.
@@ -291,7 +292,10 @@ func TestAuthFromFiles(t *testing.T) {
 	tok := filepath.Join(dir, "token")
 	os.WriteFile(tok, []byte("s3cret\n"), 0o600)
 	f := &fakeLoki{}
-	p, _ := newTest(t, f, func(c *Config) { c.BearerTokenFile = tok })
+	p, _ := newTest(t, f, func(c *Config) {
+		c.HTTPClient = commoncfg.DefaultHTTPClientConfig
+		c.HTTPClient.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: tok}
+	})
 	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
 	p.Close()
 	if got := f.header(0).Get("Authorization"); got != "Bearer s3cret" {
@@ -300,7 +304,10 @@ func TestAuthFromFiles(t *testing.T) {
 	pw := filepath.Join(dir, "pw")
 	os.WriteFile(pw, []byte("hunter2\n"), 0o600)
 	f = &fakeLoki{}
-	p, _ = newTest(t, f, func(c *Config) { c.Username = "u"; c.PasswordFile = pw })
+	p, _ = newTest(t, f, func(c *Config) {
+		c.HTTPClient = commoncfg.DefaultHTTPClientConfig
+		c.HTTPClient.BasicAuth = &commoncfg.BasicAuth{Username: "u", PasswordFile: pw}
+	})
 	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x"})
 	p.Close()
 	req := http.Request{Header: f.header(0)}
@@ -357,5 +364,42 @@ func TestPushReturnsWhenContextEnds(t *testing.T) {
 	}
 	if time.Since(start) > 2*time.Second {
 		t.Error("Push did not return soon after its context ended")
+	}
+}
+
+// Shutdown gives up when its context ends, even with loki.shutdown_timeout
+// longer and a request hanging on a Loki that never answers: the shared
+// shutdown budget bounds it. Nothing unsent is acknowledged.
+func TestShutdownWithinContext(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	p, err := New(Config{URL: srv.URL, ShutdownTimeout: time.Hour, Timeout: time.Hour, BatchWait: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &recAck{}
+	_ = p.Push(context.Background(), Entry{Labels: `{a="1"}`, Line: "x", Ack: a, Offset: 1})
+	time.Sleep(50 * time.Millisecond) // the request is in flight
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "gave up") || !strings.Contains(err.Error(), "read again at the next start") {
+			t.Errorf("Shutdown = %v, want a give-up error saying what happens to the entries", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown ignored its context")
+	}
+	if a.last() != -1 {
+		t.Error("an unsent entry was acknowledged")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/statsd_exporter/pkg/mapper"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/ingest/statsd"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
 )
@@ -105,7 +106,7 @@ type Worker struct {
 	hits, misses          uint64
 	mapped, unmapped, drp uint64
 	rejects               map[string]uint64
-	lastLog               time.Time
+	rejectLog             *ratelog.Limiter
 }
 
 // NewWorker returns a Worker for one reader goroutine.
@@ -125,6 +126,8 @@ func (t *Translator) NewWorkerCache(maxCache int) *Worker {
 		gen:      t.gen.Load(),
 		lb:       labels.NewBuilder(labels.EmptyLabels()),
 		rejects:  map[string]uint64{},
+		// One line per 5 s per reader: the counter has the rest.
+		rejectLog: ratelog.New(5 * time.Second),
 	}
 }
 
@@ -352,12 +355,7 @@ func (w *Worker) Explain(l *statsd.Line) Explanation {
 }
 
 func (w *Worker) logReject(name string, err error) {
-	now := time.Now()
-	if now.Sub(w.lastLog) < 5*time.Second {
-		return
-	}
-	w.lastLog = now
-	w.t.logger.Warn("statsd series refused (further refusals are counted in copenhagen_series_rejected_total, logged at most every 5s)", "name", name, "err", err)
+	w.rejectLog.Warn(w.t.logger, "statsd series refused (further refusals are counted in copenhagen_series_rejected_total, logged at most every 5s)", "name", name, "err", err)
 }
 
 // Flush publishes the worker's counts. The reader calls it after every

@@ -1,5 +1,6 @@
 // Package series holds the live state of the series that StatsD traffic
-// (and later Graphite traffic) becomes: counters, gauges, histograms,
+// becomes (Graphite points, which carry their own timestamps, go to
+// storage through translate/carbon instead): counters, gauges, histograms,
 // summaries and sets, with the limits, expiry and collision rules that keep
 // one bad name from breaking everybody's /metrics page.
 //

@@ -94,6 +94,10 @@ type Options struct {
 	// window. Seyren kept a series' last state when it had no data (and
 	// notified nothing), which is the default.
 	ResolveOnNoData bool
+	// TimerHistograms says how each StatsD timer is stored (from the
+	// statsd mapping), so that the report says per timer check how far
+	// off the buckets can make it. nil: no note.
+	TimerHistograms TimerHistogramFunc
 	// SecretsDir is the directory alertmanager.yml names in its *_file
 	// keys. Alertmanager resolves those relative to its working directory,
 	// not the config file, so it should be absolute. Default "secrets"
@@ -337,6 +341,11 @@ func Import(checks []Check, opts Options) (*Output, error) {
 	}
 	out.Files = append(out.Files, File{Path: "report.json", Data: rj, Mode: 0o644})
 	out.Files = append(out.Files, File{Path: "report.md", Data: out.Report.Markdown(), Mode: 0o644})
+	sc, err := shadowChecks(checks)
+	if err != nil {
+		return nil, err
+	}
+	out.Files = append(out.Files, File{Path: ShadowChecksFile, Data: sc, Mode: 0o644})
 	return out, nil
 }
 
@@ -427,6 +436,15 @@ func planCheck(c Check, opts Options) *checkPlan {
 	}
 	if strings.HasPrefix(value, "last_over_time((") {
 		r.Notes = append(r.Notes, fmt.Sprintf("last point of the window taken from a %s subquery (PromQL lookback: a series that stopped <5m before the window still counts)", model.Duration(opts.Step)))
+	}
+	if note := bucketNote(c.Target, p.warn, p.crit, opts.TimerHistograms); note != "" {
+		r.Notes = append(r.Notes, note)
+	}
+	if v, changed, err := skipNaN(value); err != nil {
+		return fail(err.Error())
+	} else if changed {
+		value = v
+		r.Notes = append(r.Notes, "NaN points (histogram_quantile of an idle timer) are skipped like Graphite's nulls: the check keeps its last real value, as Seyren did")
 	}
 	if sel, ok := bareEqualitySelector(tr.PromQL); ok {
 		p.rawSelector = sel

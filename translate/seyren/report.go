@@ -197,16 +197,9 @@ func (r *Report) nextSteps(b *strings.Builder) {
 		"   alerting:\n     config_file: DIR/alertmanager.yml\n   ```\n\n"+
 		"   then `copenhagen check config copenhagen.yml` and reload (`curl -X POST http://localhost:9095/-/reload`, or SIGHUP); "+
 		"`curl -s http://localhost:9095/api/v1/rules` lists the groups.")
-	next("Run the shadow before switching Seyren off: with a `shadow:` section (`graphite_url`: graphite-web; `checks_file`: the Seyren export imported here, %s) "+
+	next("Run the shadow before switching Seyren off: with a `shadow:` section (`graphite_url`: graphite-web; `checks_file: DIR/%s`, the copy of the checks imported here) "+
 		"Copenhagen evaluates every imported check the Seyren way too; `copenhagen shadow report --url http://localhost:9095` says, per check, whether both agree. "+
-		"Switch a team's Seyren checks off when the report calls its checks ready.", mdCode(r.Source))
-}
-
-func mdCode(s string) string {
-	if s == "" {
-		return "the `--from` of the import"
-	}
-	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+		"Switch a team's Seyren checks off when the report calls its checks ready.", ShadowChecksFile)
 }
 
 func mdCell(s string) string {

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,6 +104,7 @@ type Storage struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closing   atomic.Bool
 }
 
 // Defaults used for zero Options.
@@ -332,6 +334,7 @@ func (s *Storage) TSDB() *tsdb.DB { return s.tsdb }
 // Close returns the first one's result (Prometheus's remote storage
 // panics on a second Close).
 func (s *Storage) Close() error {
+	s.closing.Store(true)
 	s.closeOnce.Do(func() { s.closeErr = s.Storage.Close() })
 	return s.closeErr
 }
@@ -359,3 +362,29 @@ func (s *Storage) Appender(ctx context.Context) storage.Appender {
 		metrics:  s.guard,
 	}
 }
+
+// ErrFlushIncomplete is returned by CloseContext when remote write had
+// not sent everything it held when the context ended.
+var ErrFlushIncomplete = errors.New("remote write had not sent everything when the shutdown budget ran out; the samples not sent are lost for the receivers, the local storage keeps them")
+
+// CloseContext closes like Close, but returns when ctx is done even if
+// remote write is still flushing (the local storage closes first, so
+// what was appended is on disk): the close goes on in the background,
+// bounded by FlushDeadline, and the error is ErrFlushIncomplete.
+func (s *Storage) CloseContext(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Close()
+	}()
+	select {
+	case <-done:
+		return s.closeErr
+	case <-ctx.Done():
+		return ErrFlushIncomplete
+	}
+}
+
+// Closed reports whether Close (or CloseContext) was called: the query
+// API then answers "not ready".
+func (s *Storage) Closed() bool { return s.closing.Load() }

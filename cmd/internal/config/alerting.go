@@ -39,6 +39,9 @@ type AlertingConfig struct {
 	// alerts are dropped (counted) rather than slow rule evaluation, and
 	// sent again at the next evaluation.
 	QueueSize int `yaml:"queue_size"`
+	// Cluster makes the in-process Alertmanager one replica of a
+	// cluster that pages once (alerting_cluster.go); off by default.
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.
@@ -76,5 +79,8 @@ func (c *AlertingConfig) Validate() error {
 		}
 	}
 	add(checkReadable("config_file", c.ConfigFile))
+	if c.Cluster.Enabled() && c.ConfigFile == "" {
+		add(Fieldf("cluster.listen", "clusters the in-process Alertmanager, which needs alerting.config_file"))
+	}
 	return errors.Join(errs...)
 }

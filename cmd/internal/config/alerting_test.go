@@ -9,7 +9,7 @@ import (
 )
 
 func wantAlertingDefault() AlertingConfig {
-	return AlertingConfig{SnapshotInterval: 15 * time.Minute, QueueSize: 10000}
+	return AlertingConfig{SnapshotInterval: 15 * time.Minute, QueueSize: 10000, Cluster: wantClusterDefault()}
 }
 
 func TestAlertingConfig(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package config loads Copenhagen's single YAML configuration file.
 //
-// The file has one section per component (http, log, statsd, and later
-// graphite, storage, remote_write, ...). It is decoded strictly: unknown and
+// The file has one section per component (http, log, statsd, graphite,
+// storage, remote_write, logs, loki, rules, alerting) and a few top-level
+// settings of the process as a whole (shutdown_timeout). It is decoded strictly: unknown and
 // duplicate keys, values of the wrong type and values that fail a section's
 // Validate method are all errors, reported together, each with the file,
 // line and full dotted key:
@@ -59,6 +60,10 @@ type Config struct {
 	Loki        LokiConfig          `yaml:"loki"`         // logs.go
 	Rules       RulesConfig         `yaml:"rules"`        // rules.go
 	Alerting    AlertingConfig      `yaml:"alerting"`     // alerting.go
+	Shadow      ShadowConfig        `yaml:"shadow"`       // shadow.go
+	// ShutdownTimeout is the one budget of a graceful shutdown
+	// (shutdown.go).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // HTTPConfig configures the HTTP server for /metrics, health and APIs.
@@ -121,6 +126,9 @@ type StatsDConfig struct {
 	UDP      string `yaml:"udp"`      // host:port; "" disables
 	TCP      string `yaml:"tcp"`      // host:port; "" disables
 	Unixgram Path   `yaml:"unixgram"` // socket path; "" disables
+	// UnixgramMode is the socket's file mode, octal ("0666": apps of any
+	// user on the node may send); "" leaves what the umask gives.
+	UnixgramMode string `yaml:"unixgram_mode"`
 	// MappingFile is a statsd_exporter mapping config; "" means no mapping.
 	MappingFile   Path          `yaml:"mapping_file"`
 	FlushInterval time.Duration `yaml:"flush_interval"`
@@ -172,6 +180,9 @@ func (c *StatsDConfig) Validate() error {
 	}
 	add(checkListen("udp", c.UDP, ":8125"))
 	add(checkListen("tcp", c.TCP, ":8125"))
+	if _, err := c.SocketMode(); err != nil {
+		add(err)
+	}
 	if c.FlushInterval <= 0 {
 		add(Fieldf("flush_interval", "must be greater than 0"))
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,6 +39,9 @@ func wantDefault() *Config {
 		Loki:     wantLokiDefault(),     // logs_test.go
 		Rules:    wantRulesDefault(),    // rules_test.go
 		Alerting: wantAlertingDefault(), // alerting_test.go
+		Shadow:   wantShadowDefault(),   // shadow_test.go
+
+		ShutdownTimeout: 25 * time.Second,
 	}
 }
 
@@ -137,10 +141,10 @@ func TestLoadErrors(t *testing.T) {
 		want []string // one per problem, without the "path:" prefix
 	}{
 		{"unknown_top.yml", []string{
-			`3: unknown key "statsd_exporter" (known keys: http, log, statsd, graphite, storage, remote_write, logs, loki, rules, alerting)`,
+			`3: unknown key "statsd_exporter" (known keys: http, log, statsd, graphite, storage, remote_write, logs, loki, rules, alerting, shadow, shutdown_timeout)`,
 		}},
 		{"unknown_nested.yml", []string{
-			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size, label_limit, label_name_length_limit, label_value_length_limit)`,
+			`7: unknown key "statsd.flush_intervall" (known keys: udp, tcp, unixgram, unixgram_mode, mapping_file, flush_interval, relay, max_series, readers, read_buffer, max_datagram_size, max_line_length, tcp_max_connections, tcp_idle_timeout, max_set_size, relay_queue_size, relay_packet_size, label_limit, label_name_length_limit, label_value_length_limit)`,
 		}},
 		{"bad_duration.yml", []string{
 			`4: statsd.flush_interval: expected a duration like "10s", got "ten"`,
@@ -372,4 +376,28 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func TestExternalURL(t *testing.T) {
+	host, _ := os.Hostname()
+	cases := []struct{ doc, want string }{
+		{"alerting:\n  external_url: https://copenhagen.example.org/sub\n", "https://copenhagen.example.org/sub"},
+		{"http:\n  listen: 10.0.0.5:9095\n", "http://10.0.0.5:9095"},
+		{"http:\n  listen: :9100\n", "http://" + net.JoinHostPort(host, "9100")},
+		{"http:\n  listen: \"[::]:9100\"\n", "http://" + net.JoinHostPort(host, "9100")},
+		{"http:\n  listen: \"\"\n", "<nil>"},
+	}
+	for _, c := range cases {
+		cfg, err := Parse([]byte(c.doc), "c.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if u := cfg.ExternalURL(); u != nil {
+			got = u.String()
+		}
+		if got != c.want {
+			t.Errorf("%q: ExternalURL() = %s, want %s", c.doc, got, c.want)
+		}
+	}
 }

@@ -171,11 +171,9 @@ type LokiConfig struct {
 	// ShutdownTimeout bounds the last flush at shutdown; what is not sent
 	// by then is read again at the next start.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	BasicAuth       struct {
-		Username     string `yaml:"username"`
-		PasswordFile Path   `yaml:"password_file"`
-	} `yaml:"basic_auth"`
-	BearerTokenFile Path `yaml:"bearer_token_file"`
+	// HTTPClientConfig: basic_auth, bearer_token_file, tls_config,
+	// oauth2, proxy_url (httpclient.go), as for remote_write.
+	HTTPClientConfig `yaml:",inline"`
 }
 
 // SetDefaults sets the values used for keys absent from the file.
@@ -211,9 +209,6 @@ func (c *LokiConfig) Validate() error {
 	}
 	if c.MaxLineSize < 0 {
 		errs = append(errs, Fieldf("max_line_size", "must be 0 (no limit) or more"))
-	}
-	if c.BearerTokenFile != "" && (c.BasicAuth.Username != "" || c.BasicAuth.PasswordFile != "") {
-		errs = append(errs, Fieldf("bearer_token_file", "cannot be combined with basic_auth"))
 	}
 	return errors.Join(errs...)
 }

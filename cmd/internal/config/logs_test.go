@@ -1,9 +1,13 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	commoncfg "github.com/prometheus/common/config"
 )
 
 func wantLogsDefault() LogsConfig {
@@ -50,14 +54,27 @@ loki:
   tenant_id: team-a
   batch_size: 512KiB
   batch_wait: 2s
-  bearer_token_file: /run/secrets/loki
+  bearer_token_file: TOKEN
+  tls_config: {ca_file: TOKEN, server_name: loki.internal}
+  proxy_url: http://proxy:3128
 `
+	tok := filepath.Join(t.TempDir(), "loki-token")
+	if err := os.WriteFile(tok, []byte("s3cr3t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good = strings.ReplaceAll(good, "TOKEN", tok)
 	c, err := Parse([]byte(good), "c.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Logs.StartAt != "end" || c.Logs.Files[0].Labels["job"] != "nginx" || c.Loki.BatchSize != 512<<10 || c.Loki.TenantID != "team-a" {
 		t.Errorf("decoded %+v %+v", c.Logs, c.Loki)
+	}
+	// Loki's client is the one remote_write has: TLS and proxy too.
+	hc := c.Loki.Prometheus(commoncfg.DefaultHTTPClientConfig)
+	if hc.Authorization == nil || hc.Authorization.CredentialsFile != tok || hc.TLSConfig.CAFile != tok ||
+		hc.TLSConfig.ServerName != "loki.internal" || hc.ProxyURL.String() != "http://proxy:3128" {
+		t.Errorf("loki HTTP client = %+v", hc)
 	}
 	if m := c.Logs.Multiline[0]; m.MaxLines != 500 || m.MaxWait != 3*time.Second {
 		t.Errorf("multiline defaults not applied: %+v", m)
@@ -68,6 +85,10 @@ loki:
 		{"logs:\n  multiline:\n  - path: '*'\n    first_line: '('\n", "logs.multiline[0].first_line"},
 		{"logs:\n  files:\n  - path: /x.log\n    labels: {\"bad-name\": x}\n", "logs.files[0].labels"},
 		{"loki:\n  batch_size: 2MiB\n  max_buffer: 1MiB\n", "loki.max_buffer"},
+		{"loki:\n  bearer_token_file: /nonexistent/loki-token\n", "loki.bearer_token_file"},
+		{"loki:\n  basic_auth: {username: u}\n", "loki.basic_auth.password_file"},
+		{"loki:\n  proxy_url: http://user:pw@proxy:3128\n", "loki.proxy_url: must not contain credentials"},
+		{"loki:\n  oauth2: {client_id: c}\n", "loki.oauth2.client_secret_file"},
 	}
 	for _, b := range bad {
 		_, err := Parse([]byte(b.doc), "c.yml")

@@ -28,6 +28,9 @@ type RulesConfig struct {
 	QueryURL string `yaml:"query_url"`
 	// QueryTimeout bounds each remote query.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// QueryClient is the HTTP client of query_url: basic_auth,
+	// bearer_token_file, tls_config, oauth2, proxy_url (httpclient.go).
+	QueryClient HTTPClientConfig `yaml:"query_client"`
 	// OutageTolerance, ForGracePeriod and ResendDelay are Prometheus's
 	// --rules.alert.for-outage-tolerance, --rules.alert.for-grace-period
 	// and --rules.alert.resend-delay.
@@ -95,12 +98,15 @@ var AlertmanagerAPIVersions = []string{"v2"}
 type AlertmanagerConfig struct {
 	// URLs are the Alertmanagers' base URLs ("http://am-1:9093"); alerts
 	// are POSTed to <url>/api/v2/alerts. All must share scheme and path.
-	URLs            []string        `yaml:"urls"`
-	Timeout         time.Duration   `yaml:"timeout"`
-	APIVersion      string          `yaml:"api_version"`
-	BasicAuth       BasicAuthConfig `yaml:"basic_auth"`
-	BearerTokenFile Path            `yaml:"bearer_token_file"`
-	TLSConfig       TLSConfig       `yaml:"tls_config"`
+	// "dns+http://name:port" is every address name resolves to (every
+	// replica behind a headless Service), "dnssrv+http://name" every
+	// target of its SRV record (alerting_cluster.go).
+	URLs       []string      `yaml:"urls"`
+	Timeout    time.Duration `yaml:"timeout"`
+	APIVersion string        `yaml:"api_version"`
+	// HTTPClientConfig: basic_auth, bearer_token_file, tls_config,
+	// oauth2, proxy_url (httpclient.go).
+	HTTPClientConfig `yaml:",inline"`
 }
 
 // SetDefaults sets Prometheus's alertmanager_config defaults.
@@ -124,7 +130,7 @@ func (c *AlertmanagerConfig) Validate() error {
 	var first *url.URL
 	for i, s := range c.URLs {
 		field := fmt.Sprintf("urls[%d]", i)
-		u, err := url.Parse(s)
+		u, err := url.Parse(trimDNSPrefix(s))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(Fieldf(field, `expected an http:// or https:// URL like "http://alertmanager:9093", got %s`, quote(redactURL(s))))
 			continue
@@ -144,9 +150,6 @@ func (c *AlertmanagerConfig) Validate() error {
 	}
 	if !slices.Contains(AlertmanagerAPIVersions, c.APIVersion) {
 		add(Fieldf("api_version", "expected v2, got %s", quote(c.APIVersion)))
-	}
-	for _, err := range checkClientAuth(c.BasicAuth, c.BearerTokenFile, c.TLSConfig) {
-		add(err)
 	}
 	return errors.Join(errs...)
 }

@@ -95,28 +95,13 @@ type RemoteWriteConfig struct {
 	Name string `yaml:"name"`
 	// URL is the receiver: Prometheus's /api/v1/write or
 	// VictoriaMetrics's /api/v1/write (vminsert: /insert/0/prometheus/api/v1/write).
-	URL             string            `yaml:"url"`
-	RemoteTimeout   time.Duration     `yaml:"remote_timeout"`
-	BasicAuth       BasicAuthConfig   `yaml:"basic_auth"`
-	BearerTokenFile Path              `yaml:"bearer_token_file"`
-	TLSConfig       TLSConfig         `yaml:"tls_config"`
-	Headers         map[string]string `yaml:"headers"`
-	Queue           QueueConfig       `yaml:"queue"`
-}
-
-// BasicAuthConfig is HTTP basic authentication with the password in a file.
-type BasicAuthConfig struct {
-	Username     string `yaml:"username"`
-	PasswordFile Path   `yaml:"password_file"`
-}
-
-// TLSConfig configures the TLS client of a remote write target.
-type TLSConfig struct {
-	CAFile             Path   `yaml:"ca_file"`
-	CertFile           Path   `yaml:"cert_file"`
-	KeyFile            Path   `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	URL           string        `yaml:"url"`
+	RemoteTimeout time.Duration `yaml:"remote_timeout"`
+	// HTTPClientConfig: basic_auth, bearer_token_file, tls_config,
+	// oauth2, proxy_url (httpclient.go).
+	HTTPClientConfig `yaml:",inline"`
+	Headers          map[string]string `yaml:"headers"`
+	Queue            QueueConfig       `yaml:"queue"`
 }
 
 // QueueConfig tunes the remote write queue (Prometheus's queue_config).
@@ -179,9 +164,6 @@ func (c *RemoteWriteConfig) Validate() error {
 	if c.RemoteTimeout <= 0 {
 		add(Fieldf("remote_timeout", "must be greater than 0"))
 	}
-	for _, err := range checkClientAuth(c.BasicAuth, c.BearerTokenFile, c.TLSConfig) {
-		add(err)
-	}
 	for name := range c.Headers {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)) {
 			add(Fieldf("headers."+name, "is set by Copenhagen or holds credentials; use basic_auth or bearer_token_file"))
@@ -240,7 +222,7 @@ func redactURL(s string) string {
 }
 
 // checkClientAuth checks the credentials of an HTTP client section
-// (remote_write, alerting.alertmanagers): secrets come from readable files
+// (HTTPClientConfig.Validate): secrets come from readable files
 // only, basic auth and a bearer token exclude each other, a client
 // certificate comes with its key.
 func checkClientAuth(basic BasicAuthConfig, bearerTokenFile Path, tls TLSConfig) []error {

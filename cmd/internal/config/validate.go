@@ -24,7 +24,7 @@ import (
 // Each problem is a *FieldError, reported at the line and full key of the
 // field it blames.
 func (c *Config) Validate() error {
-	return joinChecks(c, checkRemoteWriteNames, checkRulesNeedQueries)
+	return joinChecks(c, checkShutdown, checkRemoteWriteNames, checkRulesNeedQueries)
 }
 
 // CheckFiles checks what the configuration finds on disk: the directories
@@ -51,6 +51,14 @@ func joinChecks(c *Config, checks ...func(*Config) []error) error {
 type filesCheck struct{ c *Config }
 
 func (f filesCheck) Validate() error { return f.c.CheckFiles() }
+
+// checkShutdown: the top-level shutdown budget (shutdown.go).
+func checkShutdown(c *Config) []error {
+	if err := c.validateShutdown(); err != nil {
+		return []error{err}
+	}
+	return nil
+}
 
 // checkRemoteWriteNames: a name labels a queue's self-metrics
 // (remote_name) and Prometheus refuses two queues with one name.

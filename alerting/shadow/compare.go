@@ -1,0 +1,350 @@
+package shadow
+
+import (
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Results of one evaluation compared.
+const (
+	ResultAgree         = "agree"
+	ResultDisagree      = "disagree"
+	ResultNotComparable = "not_comparable"
+)
+
+// Classes of disagreement: the first that explains one is kept
+// (classifiers, in that order); Unexplained otherwise.
+const (
+	ReasonNaN             = "nan"              // PromQL value NaN (histogram_quantile of an idle timer) where Graphite has a value
+	ReasonRollup          = "rollup"           // Graphite answered from a coarser archive than the finest one seen
+	ReasonCoverage        = "coverage"         // partial ramp: Copenhagen sees only traffic_share of what Graphite sees
+	ReasonWindowEdge      = "window_edge"      // the same transition one evaluation apart (flush phase, (from, until] edges)
+	ReasonHistogramBucket = "histogram_bucket" // timer percentile: the gap is within the width of the bucket holding it
+	ReasonCounterRate     = "counter_rate"     // statsd per-flush rate vs rate() over the window
+	ReasonUnexplained     = "unexplained"
+)
+
+// Reasons an evaluation cannot be compared.
+const (
+	NCGraphiteUnreachable = "graphite_unreachable"
+	NCGraphiteInfinite    = "graphite_infinite" // 1e9999 aborts Seyren's run
+	NCNoData              = "no_data"           // neither side has data
+	NCNoDataGraphite      = "no_data_graphite"
+	NCNoDataPromQL        = "no_data_promql"
+	NCPromQLError         = "promql_error"
+	// NCRolledUp: a replay window older than whisper's finest archive;
+	// Graphite answered from a rollup, which is not what Seyren saw.
+	NCRolledUp = "rolled_up"
+)
+
+// PromSeries is one series of an imported check as Copenhagen evaluated
+// it: seyren_check_value and the state its alerts gave.
+type PromSeries struct {
+	// Identity is the series' seyren_series label value ("k=v,...,").
+	Identity string            `json:"series"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Value    float64           `json:"-"`
+	State    State             `json:"state"`
+}
+
+// PromSide is Copenhagen's verdict at one instant.
+type PromSide struct {
+	Series []PromSeries
+	// State is the worst over the series (UNKNOWN without series).
+	State State
+	Err   error
+	// PromQL is the check's value expression (the recording rule).
+	PromQL string
+}
+
+// Pair is a Graphite target and a PromQL series taken as the same series.
+type Pair struct {
+	Target   string `json:"graphite_target"`
+	Series   string `json:"promql_series"`
+	Graphite State  `json:"graphite"`
+	PromQL   State  `json:"promql"`
+	GValue   string `json:"graphite_value,omitempty"`
+	PValue   string `json:"promql_value,omitempty"`
+	gv, pv   float64
+	gPresent bool
+}
+
+// Outcome is one evaluation compared.
+type Outcome struct {
+	Result string `json:"result"`
+	// Reason is the disagreement's class, or why the evaluation could
+	// not be compared; "" when they agree.
+	Reason   string `json:"reason,omitempty"`
+	Graphite State  `json:"graphite"`
+	PromQL   State  `json:"promql"`
+	Pairs    []Pair `json:"pairs,omitempty"`
+	// Unpaired series, by side (multi-series checks whose names could
+	// not be matched): reported, never guessed.
+	OnlyGraphite []string `json:"only_graphite,omitempty"`
+	OnlyPromQL   []string `json:"only_promql,omitempty"`
+}
+
+// context a comparison needs from the check's history.
+type compareContext struct {
+	kind         targetKind
+	minStep      int64 // finest Graphite step seen for the check
+	prevGraphite State
+	prevPromQL   State
+	hasPrev      bool
+	trafficShare float64
+	bucketsMs    []float64
+	rollupNC     bool // a rolled-up answer is not comparable (replay)
+}
+
+type targetKind int
+
+const (
+	kindOther targetKind = iota
+	kindCounter
+	kindTimerPercentile
+)
+
+var timerPercentile = regexp.MustCompile(`^stats\.timers\..*\.(upper|mean|sum|median)_\d+$`)
+
+// kindOf tells what a target reads, from etsy statsd's naming of the
+// paths it holds (legacy namespace).
+func kindOf(target string) targetKind {
+	paths := strings.FieldsFunc(target, func(r rune) bool { return strings.ContainsRune("(), \t'\"", r) })
+	kind := kindOther
+	for _, p := range paths {
+		switch {
+		case timerPercentile.MatchString(p):
+			return kindTimerPercentile
+		case strings.HasPrefix(p, "stats_counts.") || strings.HasPrefix(p, "stats.counters."):
+			kind = kindCounter
+		case strings.HasPrefix(p, "stats.") && !strings.HasPrefix(p, "stats.timers.") &&
+			!strings.HasPrefix(p, "stats.gauges.") && !strings.HasPrefix(p, "stats.sets.") && !strings.HasPrefix(p, "stats.statsd."):
+			kind = kindCounter
+		}
+	}
+	return kind
+}
+
+// compare decides one evaluation. g is the emulated Seyren run (or its
+// fetch error), p Copenhagen's side.
+func compare(g RunResult, gErr error, p PromSide, cc compareContext) Outcome {
+	o := Outcome{Graphite: g.Alerting, PromQL: p.State}
+	switch {
+	case gErr != nil:
+		o.Result, o.Reason = ResultNotComparable, NCGraphiteUnreachable
+		return o
+	case g.Aborted:
+		o.Result, o.Reason = ResultNotComparable, NCGraphiteInfinite
+		return o
+	case p.Err != nil:
+		o.Result, o.Reason = ResultNotComparable, NCPromQLError
+		return o
+	}
+	if cc.rollupNC && cc.minStep > 0 {
+		for _, t := range g.Targets {
+			if t.Step > cc.minStep {
+				o.Result, o.Reason = ResultNotComparable, NCRolledUp
+				return o
+			}
+		}
+	}
+	gData := g.HasValue || g.Alerting > OK
+	pData := len(p.Series) > 0
+	switch {
+	case !gData && !pData:
+		o.Result, o.Reason = ResultNotComparable, NCNoData
+		return o
+	case !gData:
+		o.Result, o.Reason = ResultNotComparable, NCNoDataGraphite
+		return o
+	case !pData:
+		o.Result, o.Reason = ResultNotComparable, NCNoDataPromQL
+		return o
+	}
+	o.Pairs, o.OnlyGraphite, o.OnlyPromQL = pairSeries(g.Targets, p.Series)
+	agree := g.Alerting == p.State
+	for _, pr := range o.Pairs {
+		if pr.Graphite != pr.PromQL {
+			agree = false
+		}
+	}
+	if agree {
+		o.Result = ResultAgree
+		return o
+	}
+	o.Result = ResultDisagree
+	o.Reason = classify(g, p, o.Pairs, cc)
+	return o
+}
+
+// classifiers explain a disagreement, first match wins.
+var classifiers = []struct {
+	reason string
+	match  func(g RunResult, p PromSide, pairs []Pair, cc compareContext) bool
+}{
+	{ReasonNaN, func(g RunResult, p PromSide, _ []Pair, _ compareContext) bool {
+		for _, s := range p.Series {
+			if math.IsNaN(s.Value) {
+				return true
+			}
+		}
+		return false
+	}},
+	{ReasonRollup, func(g RunResult, _ PromSide, _ []Pair, cc compareContext) bool {
+		for _, t := range g.Targets {
+			if cc.minStep > 0 && t.Step > cc.minStep {
+				return true
+			}
+		}
+		return false
+	}},
+	{ReasonCoverage, func(_ RunResult, _ PromSide, pairs []Pair, cc compareContext) bool {
+		if cc.trafficShare <= 0 || cc.trafficShare >= 1 {
+			return false
+		}
+		// Sums and counts scale with the share of traffic Copenhagen gets.
+		for _, pr := range pairs {
+			if pr.gPresent && pr.gv != 0 {
+				ratio := pr.pv / pr.gv
+				if ratio >= cc.trafficShare/2 && ratio <= math.Min(1, cc.trafficShare*2) {
+					return true
+				}
+			}
+		}
+		return len(pairs) == 0
+	}},
+	{ReasonWindowEdge, func(g RunResult, p PromSide, _ []Pair, cc compareContext) bool {
+		return cc.hasPrev && (g.Alerting == cc.prevPromQL || p.State == cc.prevGraphite)
+	}},
+	{ReasonHistogramBucket, func(_ RunResult, _ PromSide, pairs []Pair, cc compareContext) bool {
+		if cc.kind != kindTimerPercentile || len(pairs) == 0 {
+			return false
+		}
+		for _, pr := range pairs {
+			if pr.Graphite == pr.PromQL {
+				continue
+			}
+			if !pr.gPresent || math.Abs(pr.pv-pr.gv) > bucketWidth(cc.bucketsMs, pr.gv) {
+				return false
+			}
+		}
+		return true
+	}},
+	{ReasonCounterRate, func(_ RunResult, _ PromSide, pairs []Pair, cc compareContext) bool {
+		if cc.kind != kindCounter || len(pairs) == 0 {
+			return false
+		}
+		for _, pr := range pairs {
+			if pr.Graphite == pr.PromQL {
+				continue
+			}
+			if !pr.gPresent || relGap(pr.gv, pr.pv) > maxCounterGap {
+				return false
+			}
+		}
+		return true
+	}},
+}
+
+// maxCounterGap is how far apart a per-flush statsd rate and rate() over
+// a minute may be and still be the smoothing of one burst.
+const maxCounterGap = 0.5
+
+func relGap(a, b float64) float64 {
+	d := math.Max(math.Abs(a), math.Abs(b))
+	if d == 0 {
+		return 0
+	}
+	return math.Abs(a-b) / d
+}
+
+func classify(g RunResult, p PromSide, pairs []Pair, cc compareContext) string {
+	for _, c := range classifiers {
+		if c.match(g, p, pairs, cc) {
+			return c.reason
+		}
+	}
+	return ReasonUnexplained
+}
+
+// bucketWidth is the width of the histogram bucket (in ms, bounds sorted)
+// that holds v: histogram_quantile interpolates linearly inside it, so
+// its error is bounded by it. Beyond the last bound it is unbounded.
+func bucketWidth(bounds []float64, v float64) float64 {
+	lower := 0.0
+	for _, b := range bounds {
+		if v <= b {
+			return b - lower
+		}
+		lower = b
+	}
+	return math.Inf(1)
+}
+
+// DefaultTimerBuckets are statsd_exporter's (and Prometheus's) default
+// histogram buckets, in seconds: what a timer gets without
+// histogram_options in the mapping.
+var DefaultTimerBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// pairSeries matches Graphite targets with PromQL series: one of each is a
+// pair; otherwise a PromQL series pairs with the one Graphite target whose
+// name holds every one of its label values as a node. Anything else is
+// left unpaired.
+func pairSeries(targets []TargetResult, series []PromSeries) (pairs []Pair, onlyG, onlyP []string) {
+	mk := func(t TargetResult, s PromSeries) Pair {
+		return Pair{Target: t.Target, Series: s.Identity, Graphite: t.State, PromQL: s.State,
+			GValue: t.Text, PValue: formatValue(s.Value), gv: t.Value, pv: s.Value, gPresent: t.Present}
+	}
+	if len(targets) == 1 && len(series) == 1 {
+		return []Pair{mk(targets[0], series[0])}, nil, nil
+	}
+	used := make([]bool, len(targets))
+	for _, s := range series {
+		match := -1
+		for i, t := range targets {
+			if used[i] || !holdsAll(t.Target, s.Labels) {
+				continue
+			}
+			if match >= 0 {
+				match = -2 // ambiguous
+				break
+			}
+			match = i
+		}
+		if match < 0 {
+			onlyP = append(onlyP, s.Identity)
+			continue
+		}
+		used[match] = true
+		pairs = append(pairs, mk(targets[match], s))
+	}
+	for i, t := range targets {
+		if !used[i] {
+			onlyG = append(onlyG, t.Target)
+		}
+	}
+	return pairs, onlyG, onlyP
+}
+
+func holdsAll(target string, lbls map[string]string) bool {
+	if len(lbls) == 0 {
+		return false
+	}
+	nodes := strings.FieldsFunc(target, func(r rune) bool { return r == '.' || r == '(' || r == ')' || r == ',' || r == ' ' })
+	for k, v := range lbls {
+		if k == "__name__" || k == "check_id" {
+			continue
+		}
+		if !slices.Contains(nodes, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func formatValue(v float64) string {
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}

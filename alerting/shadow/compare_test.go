@@ -1,0 +1,128 @@
+package shadow
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func gRun(state State, targets ...TargetResult) RunResult {
+	r := RunResult{State: state, Alerting: state, Targets: targets}
+	for _, t := range targets {
+		if t.Present {
+			r.HasValue = true
+		}
+	}
+	return r
+}
+
+func gt(name string, v float64, st State, step int64) TargetResult {
+	return TargetResult{TargetValue: TargetValue{Target: name, Present: true, Value: v, Text: formatValue(v), Step: step}, State: st}
+}
+
+func ps(id string, v float64, st State, lbls map[string]string) PromSide {
+	return PromSide{State: st, Series: []PromSeries{{Identity: id, Labels: lbls, Value: v, State: st}}}
+}
+
+func TestCompareClasses(t *testing.T) {
+	ms := DefaultTimerBuckets
+	bucketsMs := make([]float64, len(ms))
+	for i, b := range ms {
+		bucketsMs[i] = b * 1000
+	}
+	for _, tc := range []struct {
+		name       string
+		g          RunResult
+		gErr       error
+		p          PromSide
+		cc         compareContext
+		wantResult string
+		wantReason string
+	}{
+		{"agree", gRun(Warn, gt("stats.gauges.q", 150, Warn, 10)), nil, ps("", 150, Warn, nil), compareContext{}, ResultAgree, ""},
+		{"graphite down", RunResult{}, errors.New("x"), ps("", 1, OK, nil), compareContext{}, ResultNotComparable, NCGraphiteUnreachable},
+		{"infinite", RunResult{Aborted: true}, nil, ps("", 1, OK, nil), compareContext{}, ResultNotComparable, NCGraphiteInfinite},
+		{"no data graphite", gRun(Unknown), nil, ps("", 1, OK, nil), compareContext{}, ResultNotComparable, NCNoDataGraphite},
+		{"no data promql", gRun(OK, gt("a", 1, OK, 10)), nil, PromSide{State: Unknown}, compareContext{}, ResultNotComparable, NCNoDataPromQL},
+		{"no data at all", gRun(Unknown), nil, PromSide{State: Unknown}, compareContext{}, ResultNotComparable, NCNoData},
+		{"idle timer NaN", gRun(Error, gt("stats.timers.api.upper_90", 900, Error, 10)), nil, ps("", math.NaN(), OK, nil), compareContext{kind: kindTimerPercentile}, ResultDisagree, ReasonNaN},
+		{"rollup", gRun(Warn, gt("stats.gauges.q", 150, Warn, 60)), nil, ps("", 90, OK, nil), compareContext{minStep: 10}, ResultDisagree, ReasonRollup},
+		{"coverage at 25%", gRun(Error, gt("stats_counts.hits", 400, Error, 10)), nil, ps("", 100, OK, nil), compareContext{trafficShare: 0.25, kind: kindCounter}, ResultDisagree, ReasonCoverage},
+		{"window edge", gRun(Error, gt("stats.gauges.q", 250, Error, 10)), nil, ps("", 150, Warn, nil), compareContext{hasPrev: true, prevGraphite: Warn, prevPromQL: Warn}, ResultDisagree, ReasonWindowEdge},
+		// p90 30 ms with buckets 25 and 50 ms: 45 ms is inside the bucket.
+		{"histogram bucket", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 45, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs}, ResultDisagree, ReasonHistogramBucket},
+		{"timer gap beyond the bucket", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 300, Error, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs}, ResultDisagree, ReasonUnexplained},
+		{"counter smoothing", gRun(Warn, gt("stats.api.hits", 12, Warn, 10)), nil, ps("", 9, OK, nil), compareContext{kind: kindCounter}, ResultDisagree, ReasonCounterRate},
+		{"counter far off", gRun(Warn, gt("stats.api.hits", 12, Warn, 10)), nil, ps("", 1, OK, nil), compareContext{kind: kindCounter}, ResultDisagree, ReasonUnexplained},
+		{"wrong gauge", gRun(Warn, gt("stats.gauges.q", 150, Warn, 10)), nil, ps("", 450, Error, nil), compareContext{hasPrev: true, prevGraphite: Warn, prevPromQL: Error}, ResultDisagree, ReasonUnexplained},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := compare(tc.g, tc.gErr, tc.p, tc.cc)
+			if o.Result != tc.wantResult || o.Reason != tc.wantReason {
+				t.Fatalf("got %s/%s, want %s/%s", o.Result, o.Reason, tc.wantResult, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for target, want := range map[string]targetKind{
+		"stats.timers.catalog.get.upper_90":         kindTimerPercentile,
+		"maxSeries(stats.timers.a.*.upper_95)":      kindTimerPercentile,
+		"sumSeries(stats.catalog.http.*.500)":       kindCounter,
+		"stats_counts.api.hits":                     kindCounter,
+		"stats.gauges.queue.size":                   kindOther,
+		"stats.timers.catalog.get.mean":             kindOther,
+		"servers.front1.load":                       kindOther,
+		"divideSeries(stats.a.err, stats.a.total)":  kindCounter,
+		"asPercent(stats.gauges.a, stats.gauges.b)": kindOther,
+	} {
+		if got := kindOf(target); got != want {
+			t.Errorf("kindOf(%s) = %v, want %v", target, got, want)
+		}
+	}
+}
+
+// Multi-series checks pair a PromQL series with the one Graphite target
+// holding all its label values; anything ambiguous stays unpaired.
+func TestPairSeries(t *testing.T) {
+	targets := []TargetResult{gt("stats.catalog.http.get.500", 3, OK, 10), gt("stats.catalog.http.list.500", 9, Error, 10)}
+	series := []PromSeries{
+		{Identity: "route=list,", Labels: map[string]string{"route": "list"}, Value: 9, State: Error},
+		{Identity: "route=get,", Labels: map[string]string{"route": "get"}, Value: 3, State: OK},
+		{Identity: "route=put,", Labels: map[string]string{"route": "put"}, Value: 1, State: OK},
+	}
+	pairs, onlyG, onlyP := pairSeries(targets, series)
+	if len(pairs) != 2 || pairs[0].Target != "stats.catalog.http.list.500" || pairs[1].Target != "stats.catalog.http.get.500" {
+		t.Fatalf("pairs %+v", pairs)
+	}
+	if len(onlyG) != 0 || len(onlyP) != 1 || onlyP[0] != "route=put," {
+		t.Fatalf("unpaired %v %v", onlyG, onlyP)
+	}
+	// Per-series states count: same check state, one series differs.
+	o := compare(gRun(Error, targets...), nil, PromSide{State: Error, Series: []PromSeries{
+		{Identity: "route=list,", Labels: map[string]string{"route": "list"}, Value: 9, State: Error},
+		{Identity: "route=get,", Labels: map[string]string{"route": "get"}, Value: 30, State: Error},
+	}}, compareContext{})
+	if o.Result != ResultDisagree {
+		t.Fatalf("a series in another state must disagree: %+v", o)
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		st   CheckStats
+		want string
+	}{
+		{CheckStats{Agree: 10, Episodes: 1, Reasons: map[string]int{ReasonWindowEdge: 2}}, VerdictReady},
+		{CheckStats{Agree: 10, Episodes: 0}, VerdictUntested},
+		{CheckStats{Agree: 3, Episodes: 2}, VerdictUntested},
+		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonUnexplained: 1}}, VerdictDiverging},
+		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonNaN: 1}}, VerdictDiverging},
+		{CheckStats{NotComparable: 50}, VerdictNotComparable},
+	} {
+		if got, why := verdict(&tc.st, 5, 1); got != tc.want {
+			t.Errorf("%+v: %s (%s), want %s", tc.st, got, why, tc.want)
+		}
+	}
+}

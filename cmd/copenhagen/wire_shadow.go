@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/rules"
+
+	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
+	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
+	"github.com/copenhagen-obs/copenhagen/translate/seyren"
+)
+
+// shadowHolder is the running switchover shadow, swapped on reload; the
+// evaluator's hook and the HTTP handlers always reach the current one.
+type shadowHolder struct {
+	cur atomic.Pointer[shadow.Shadow]
+}
+
+func (h *shadowHolder) observe(ctx context.Context, g *rules.Group, ts time.Time) {
+	if s := h.cur.Load(); s != nil {
+		s.Observe(ctx, g, ts)
+	}
+}
+
+func (h *shadowHolder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.cur.Load()
+	if s == nil {
+		http.Error(w, "the switchover shadow is off (config section shadow)", http.StatusNotFound)
+		return
+	}
+	s.Handler().ServeHTTP(w, r)
+}
+
+// buildShadow wires the switchover shadow (config section shadow) next to
+// rule evaluation: it returns the evaluator's AfterIteration hook. The
+// shadow reads seyren_check_value with the evaluator's own QueryFunc.
+func (a *app) buildShadow(cfg *config.Config, qf rules.QueryFunc) (func(context.Context, *rules.Group, time.Time), error) {
+	h := &shadowHolder{}
+	if cfg.Shadow.Enabled() {
+		s, err := newShadow(cfg, qf, a)
+		if err != nil {
+			return nil, err
+		}
+		h.cur.Store(s)
+	}
+	var once sync.Once
+	a.add(component{name: "shadow", stage: stagePipeline, serve: func(ctx context.Context) error {
+		<-ctx.Done()
+		return nil
+	}, close: closer(func() error {
+		once.Do(func() {
+			if s := h.cur.Swap(nil); s != nil {
+				s.Stop()
+			}
+		})
+		return nil
+	})})
+	a.routeHooks = append(a.routeHooks, func(mux *http.ServeMux) {
+		mux.Handle(shadow.APIPath, h)
+		mux.Handle(shadow.APIPath+"/", h)
+		mux.Handle(shadow.PagePath, h)
+	})
+	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
+		if !next.Shadow.Enabled() {
+			return func() {
+				if old := h.cur.Swap(nil); old != nil {
+					old.Stop()
+				}
+			}, nil
+		}
+		// Build first; the old shadow saves its state on Stop, and the new
+		// one loads it, so the counts carry over.
+		return func() {
+			old := h.cur.Swap(nil)
+			if old != nil {
+				old.Stop()
+			}
+			s, err := newShadow(next, qf, a)
+			if err != nil {
+				a.logger.Error("shadow reload failed; the shadow is off until the next reload", "err", err)
+				return
+			}
+			h.cur.Store(s)
+		}, checkShadow(next)
+	})
+	return h.observe, nil
+}
+
+// checkShadow is the first phase of a reload: the checks file must parse.
+func checkShadow(cfg *config.Config) error {
+	_, err := loadShadowChecks(string(cfg.Shadow.ChecksFile))
+	return err
+}
+
+func loadShadowChecks(file string) ([]seyren.Check, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("shadow.checks_file: %w", err)
+	}
+	checks, err := seyren.ParseChecks(data)
+	if err != nil {
+		return nil, fmt.Errorf("shadow.checks_file: %s: %w", file, err)
+	}
+	return checks, nil
+}
+
+// ShadowHTTPClient is shadow's HTTP client section as prometheus/common's
+// HTTPClientConfig.
+func shadowHTTPClient(c config.ShadowConfig) commoncfg.HTTPClientConfig {
+	h := commoncfg.DefaultHTTPClientConfig
+	if c.BasicAuth.Username != "" {
+		h.BasicAuth = &commoncfg.BasicAuth{Username: c.BasicAuth.Username, PasswordFile: string(c.BasicAuth.PasswordFile)}
+	}
+	if c.BearerTokenFile != "" {
+		h.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: string(c.BearerTokenFile)}
+	}
+	h.TLSConfig = commoncfg.TLSConfig{
+		CAFile:             string(c.TLSConfig.CAFile),
+		CertFile:           string(c.TLSConfig.CertFile),
+		KeyFile:            string(c.TLSConfig.KeyFile),
+		ServerName:         c.TLSConfig.ServerName,
+		InsecureSkipVerify: c.TLSConfig.InsecureSkipVerify,
+	}
+	if len(c.Headers)+len(c.HeaderFiles) > 0 {
+		h.HTTPHeaders = &commoncfg.Headers{Headers: map[string]commoncfg.Header{}}
+		for k, v := range c.Headers {
+			h.HTTPHeaders.Headers[k] = commoncfg.Header{Values: []string{v}}
+		}
+		for k, p := range c.HeaderFiles {
+			h.HTTPHeaders.Headers[k] = commoncfg.Header{Files: []string{string(p)}}
+		}
+	}
+	return h
+}
+
+func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, error) {
+	sc := cfg.Shadow
+	checks, err := loadShadowChecks(string(sc.ChecksFile))
+	if err != nil {
+		return nil, err
+	}
+	client, err := graphiteweb.NewClientFromConfig(sc.GraphiteURL, shadowHTTPClient(sc))
+	if err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	dir := string(sc.Dir)
+	if dir == "" {
+		dir = filepath.Join(string(cfg.Storage.Path), "shadow")
+	}
+	s, err := shadow.New(shadow.Options{
+		Graphite: client, Checks: checks, QueryFunc: qf, Dir: dir,
+		Timeout: sc.Timeout, Concurrency: sc.Concurrency,
+		MinEvaluations: sc.MinEvaluations, MinEpisodes: sc.MinEpisodes,
+		TrafficShare: sc.TrafficShare, TimerBuckets: sc.TimerBuckets, Evidence: sc.EvidencePerCheck,
+		Logger: a.logger.With("component", "shadow"), Registerer: a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	a.logger.Info("switchover shadow on", "graphite_url", client.URL(graphiteweb.Request{}), "checks", len(checks), "dir", dir)
+	return s, nil
+}
