@@ -29,7 +29,7 @@ func (c *Config) Validate() error {
 
 // CheckFiles checks what the configuration finds on disk: the directories
 // and files Copenhagen writes to (storage.path, alerting.data_dir,
-// logs.positions_file, the statsd.unixgram socket) can be written, and the
+// logs.positions_file) can be written, and the
 // files it reads (mapping files, rule files, the Alertmanager and web
 // configurations) load, with the loaders run uses, so that their errors
 // (with their own file:line) are the configuration's errors. Load runs it;
@@ -106,9 +106,6 @@ func checkWritablePaths(c *Config) []error {
 	if c.Loki.URL != "" {
 		add(checkWritableFile("logs.positions_file", c.Logs.PositionsFile))
 	}
-	if c.StatsD.Unixgram != "" {
-		add(checkSocketPath("statsd.unixgram", c.StatsD.Unixgram))
-	}
 	return errs
 }
 
@@ -161,23 +158,6 @@ func checkWritableFile(field string, p Path) error {
 		return nil
 	}
 	return checkCreatable(field, dir)
-}
-
-// checkSocketPath accepts a socket path whose directory exists: Copenhagen
-// replaces a stale socket but does not create directories for it.
-func checkSocketPath(field string, p Path) error {
-	dir := filepath.Dir(filepath.Clean(string(p)))
-	fi, err := os.Stat(dir)
-	switch {
-	case err != nil:
-		return Fieldf(field, "directory of the socket: %v", err)
-	case !fi.IsDir():
-		return Fieldf(field, "%s is a file, not a directory", dir)
-	}
-	if err := writable(dir); err != nil {
-		return Fieldf(field, "directory %s is not writable: %v", dir, err)
-	}
-	return nil
 }
 
 // checkCreatable finds the nearest existing ancestor of the absent path
