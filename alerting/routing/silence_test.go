@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 func serveRouter(t *testing.T, r *Router) *httptest.Server {
@@ -123,13 +125,7 @@ receivers:
 // amtool (Debian's 0.25, installed by .ci/deps.d/routing.sh) manages
 // silences against Copenhagen as against an Alertmanager.
 func TestAmtool(t *testing.T) {
-	amtool, err := exec.LookPath("amtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("amtool not installed; .ci/deps.d/routing.sh installs it")
-		}
-		t.Skip("amtool not installed (.ci/deps.d/routing.sh)")
-	}
+	amtool := storagetest.NeedTool(t, "amtool", ".ci/deps.d/routing.sh")
 	hook := newReceiver(t)
 	dir := t.TempDir()
 	cfg := writeFile(t, filepath.Join(dir, "am.yml"), `

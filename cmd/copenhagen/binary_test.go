@@ -10,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 var binary string
@@ -121,13 +124,32 @@ func TestTranslateNameCLI(t *testing.T) {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	http   string
+}
+
+// syncBuffer is the process's stderr: exec's copying goroutine writes it
+// while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startBinary(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stderr: &bytes.Buffer{}}
+	p := &proc{cmd: exec.Command(binary, args...), stderr: &syncBuffer{}}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Dir = t.TempDir() // the default storage.path "data" lands here
 	if err := p.cmd.Start(); err != nil {
@@ -245,14 +267,9 @@ func TestBinaryReloadAndGracefulShutdown(t *testing.T) {
 // external server, StatsD on :8125 and HTTP on :9095.
 func TestDefaultsWithoutConfigFile(t *testing.T) {
 	for _, a := range []string{"127.0.0.1:9095", "127.0.0.1:8125", "127.0.0.1:2003", "127.0.0.1:2004"} {
-		if l, err := net.Listen("tcp", a); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s must be free for the defaults test: %v", a, err)
-			}
-			t.Skipf("%s is in use on this machine: %v", a, err)
-		} else {
-			l.Close()
-		}
+		l, err := net.Listen("tcp", a)
+		storagetest.Need(t, "free port "+a+" (the defaults)", "stop what listens there", err)
+		l.Close()
 	}
 	p := startBinary(t, "run")
 	p.http = "127.0.0.1:9095"

@@ -20,6 +20,7 @@ import (
 	cactus "github.com/cactus/go-statsd-client/v5/statsd"
 
 	"github.com/copenhagen-obs/copenhagen/cmd/internal/config"
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 // running is a Copenhagen started in-process on free ports.
@@ -260,12 +261,7 @@ func TestCactusClient(t *testing.T) {
 // over UDP and TCP, as the PHP/Python apps of the migration do.
 func TestPythonStatsdClient(t *testing.T) {
 	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import statsd").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3-statsd is required under CI (bash .ci/install-deps): %v", err)
-		}
-		t.Skip("python3-statsd not installed (bash .ci/install-deps)")
-	}
+	storagetest.Need(t, "python3-statsd", "bash .ci/install-deps", exec.Command(py, "-c", "import statsd").Run())
 	r := start(t, "")
 	uh, up, _ := net.SplitHostPort(r.udpAddr())
 	th, tp, _ := net.SplitHostPort(r.tcpAddr())

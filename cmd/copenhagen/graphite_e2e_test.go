@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	enc "encoding/binary"
 	"fmt"
@@ -13,11 +12,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/relay/relaytest"
 )
 
 // graphiteYAML binds the Graphite listeners to free loopback ports.
@@ -190,65 +190,42 @@ func TestGraphitePickleFromPython(t *testing.T) {
 	})
 }
 
-// legacyCarbon is a carbon plaintext receiver recording lines.
-type legacyCarbon struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	lines []string
-}
-
-func startLegacyCarbon(t *testing.T) *legacyCarbon {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &legacyCarbon{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					l.mu.Lock()
-					l.lines = append(l.lines, sc.Text())
-					l.mu.Unlock()
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return l
-}
-
-func (l *legacyCarbon) got() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.lines)
-}
-
 func TestGraphiteRelayRoutesAndStillStores(t *testing.T) {
-	collectd, rest := startLegacyCarbon(t), startLegacyCarbon(t)
+	collectd, rest := relaytest.StartCarbon(t, "127.0.0.1:0"), relaytest.StartCarbon(t, "127.0.0.1:0")
 	r, w := startGraphite(t, fmt.Sprintf("  relay:\n    mode: first\n    routes:\n"+
 		"      - match: '^collectd\\.'\n        targets: [%q]\n"+
-		"      - targets: [%q]\n", collectd.ln.Addr(), rest.ln.Addr()))
+		"      - targets: [%q]\n", collectd.Addr(), rest.Addr()))
 	tcp, _, pickle := w.addrs()
 	base := time.Now().Add(-time.Minute).Unix()
 	sendTCP(t, tcp, fmt.Sprintf("collectd.web01.load 1 %d\napp.requests 2 %d\ngarbage line that carbon rejects too\n", base, base))
 	sendTCP(t, pickle, string(pythonPickle(t, 2, fmt.Sprintf("[('collectd.web02.load', (%d, 3.5))]", base))))
-	waitFor(t, "relayed lines", func() bool {
-		return slices.Equal(collectd.got(), []string{fmt.Sprintf("collectd.web01.load 1 %d", base), fmt.Sprintf("collectd.web02.load 3.5 %d", base)}) &&
-			slices.Equal(rest.got(), []string{fmt.Sprintf("app.requests 2 %d", base), "garbage line that carbon rejects too"})
-	})
+	wantCollectd := []string{fmt.Sprintf("collectd.web01.load 1 %d", base), fmt.Sprintf("collectd.web02.load 3.5 %d", base)}
+	wantRest := []string{fmt.Sprintf("app.requests 2 %d", base), "garbage line that carbon rejects too"}
+	collectd.WaitLines(t, wantCollectd)
+	rest.WaitLines(t, wantRest)
 	waitStored(t, r, "collectd_.*|app_.*", []stored{
 		{`{__name__="app_requests"}`, base * 1000, 2},
 		{`{__name__="collectd_web01_load"}`, base * 1000, 1},
 		{`{__name__="collectd_web02_load"}`, base * 1000, 3.5},
 	})
+	// Each line once, to one route: checked again after shutdown has
+	// flushed the relay, so a late duplicate is seen.
+	r.stop(t)
+	collectd.ExpectLines(t, wantCollectd)
+	rest.ExpectLines(t, wantRest)
+}
+
+// stop shuts the app down and waits for it; the test's cleanup then finds
+// it stopped.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup registered by start
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown took more than 10s")
+	}
 }
 
 func TestGraphiteMappingFileAndReload(t *testing.T) {

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 var updateSeyrenExample = flag.Bool("update-seyren-example", false, "regenerate rules/seyren-example from the Seyren fixture")
@@ -52,16 +52,7 @@ func readSeyrenReport(t *testing.T, dir string) seyren.Report {
 
 func seyrenTools(t *testing.T) seyren.Tools {
 	t.Helper()
-	look := func(name string) string {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not found (.ci/deps.d/seyren.sh installs it): %v", name, err)
-			}
-			t.Skipf("%s not installed (.ci/deps.d/seyren.sh installs it)", name)
-		}
-		return p
-	}
+	look := func(name string) string { return storagetest.NeedTool(t, name, ".ci/deps.d/seyren.sh") }
 	return seyren.Tools{Promtool: look("promtool"), Amtool: look("amtool")}
 }
 

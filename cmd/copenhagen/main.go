@@ -12,7 +12,7 @@
 //	copenhagen shadow report --url URL [--format md|json] [--check ID]
 //	copenhagen shadow replay --checks FILE --graphite URL --rules GLOB --data DIR --start T --end T
 //	copenhagen import grafana --from FILE|DIR|URL --out DIR [--statsd-mapping FILE] [--graphite-mapping FILE] [--token-file FILE]
-//	copenhagen version
+//	copenhagen version (also --version); -h or --help on any command
 package main
 
 import (
@@ -23,7 +23,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 )
 
-// Set by the linker: -ldflags "-X main.version=..."
+// Set by the linker: -ldflags "-X main.version=..."; otherwise the module
+// version `go install ...@version` recorded (see versionText).
 var version = "dev"
 
 func main() {
@@ -32,20 +33,29 @@ func main() {
 
 // runCLI parses arguments and runs one subcommand; it returns the exit code
 // so tests can drive the CLI without a process.
-func runCLI(args []string, stdout, stderr io.Writer) int {
+func runCLI(args []string, stdout, stderr io.Writer) (code int) {
 	app := kingpin.New("copenhagen", "Bridge StatsD and Graphite traffic to Prometheus series, with alerting.")
 	app.Writer(stderr)
-	// kingpin calls Terminate after --help and --version; record it rather
-	// than exiting, so tests can drive the CLI, and never go on to run the
-	// command whose help was asked for.
-	terminated := -1
-	app.Terminate(func(code int) {
-		if terminated < 0 {
-			terminated = code
+	// kingpin calls Terminate after --help and --version and expects it not
+	// to return (it would print the help a second time). Unwind to here
+	// instead of exiting, so tests can drive the CLI, and never go on to
+	// run the command whose help was asked for.
+	type terminate struct{ code int }
+	app.Terminate(func(code int) { panic(terminate{code}) })
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminate)
+			if !ok {
+				panic(r)
+			}
+			code = t.code
 		}
-	})
-	app.UsageWriter(stderr)
+	}()
+	// Help asked for is output, not an error: stdout, exit 0.
+	app.UsageWriter(stdout)
 	app.ErrorWriter(stderr)
+	app.HelpFlag.Short('h')
+	app.Version(versionText())
 
 	runCmd := app.Command("run", "Run the bridge (embedded defaults when no config file is given).")
 	runConfig := runCmd.Flag("config", "Configuration file (YAML).").Short('c').String()
@@ -72,12 +82,9 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 
 	shadowReportCmd, shadowReportFlags, shadowReplayCmd, shadowReplayFlags := shadowReportCmd(app) // shadow.go
 
-	versionCmd := app.Command("version", "Print the version.")
+	versionCmd := app.Command("version", "Print the version, the commit it was built from and the Go version.")
 
 	cmd, err := app.Parse(args)
-	if terminated >= 0 {
-		return terminated
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "copenhagen: %v (see copenhagen --help)\n", err)
 		return 2
@@ -100,7 +107,7 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	case importGrafanaCmd.FullCommand():
 		return importGrafana(importGrafanaFlags, stdout, stderr)
 	case versionCmd.FullCommand():
-		fmt.Fprintf(stdout, "copenhagen %s\n", version)
+		fmt.Fprintln(stdout, versionText())
 		return 0
 	}
 	// kingpin printed help (--help) and returned no command.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 // fastSeyrenRules copies the rules `copenhagen import seyren` wrote for
@@ -97,13 +99,7 @@ func (h *webhook) got(name, severity, status string) bool {
 // its own storage, clustering off, sending everything to hook.
 func startAlertmanager(t *testing.T, hook string) string {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("prometheus-alertmanager not installed (.ci/deps.d/alerting.sh): %v", err)
-		}
-		t.Skip("prometheus-alertmanager not installed; run .ci/deps.d/alerting.sh")
-	}
+	bin := storagetest.NeedTool(t, "prometheus-alertmanager", ".ci/deps.d/alerting.sh")
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`route:
   receiver: hook

@@ -142,14 +142,7 @@ func storagePath(configFile, p string) string {
 // them for every request, so rotating a token needs no reload.
 func remoteWriteConfigs(in []config.RemoteWriteConfig) ([]*promconfig.RemoteWriteConfig, error) {
 	out := make([]*promconfig.RemoteWriteConfig, 0, len(in))
-	names := map[string]int{}
-	for i, c := range in {
-		if c.Name != "" {
-			if j, dup := names[c.Name]; dup {
-				return nil, fmt.Errorf("remote_write[%d].name: %q is already used by remote_write[%d]", i, c.Name, j)
-			}
-			names[c.Name] = i
-		}
+	for i, c := range in { // names are unique: config.Validate checks it
 		u, err := url.Parse(c.URL)
 		if err != nil {
 			return nil, fmt.Errorf("remote_write[%d].url: %w", i, err)

@@ -1,19 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/graphite"
+	"github.com/copenhagen-obs/copenhagen/ingest/relay/relaytest"
 )
 
 func TestBuildGraphiteTraffic(t *testing.T) {
@@ -57,27 +55,7 @@ func TestBuildGraphiteTraffic(t *testing.T) {
 // TestRunGraphiteCountsStored runs the command against a fake server that
 // "stores" what it receives and answers the count query.
 func TestRunGraphiteCountsStored(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var received atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					received.Add(1)
-				}
-			}()
-		}
-	}()
+	carbon := relaytest.StartCarbon(t, "127.0.0.1:0")
 	// The fake API answers like Prometheus: count_over_time over several
 	// names is an error, the probe counts the series at the last round,
 	// and the raw range selector returns every sample.
@@ -88,7 +66,7 @@ func TestRunGraphiteCountsStored(t *testing.T) {
 		mu.Lock()
 		queries = append(queries, q)
 		mu.Unlock()
-		n := received.Load()
+		n := int64(len(carbon.Lines()))
 		switch {
 		case strings.HasPrefix(q, "sum(count_over_time("):
 			w.WriteHeader(422)
@@ -109,7 +87,7 @@ func TestRunGraphiteCountsStored(t *testing.T) {
 	}))
 	defer api.Close()
 	var out, errOut strings.Builder
-	code := runGraphite([]string{"-addr", ln.Addr().String(), "-points", "5000", "-names", "50",
+	code := runGraphite([]string{"-addr", carbon.Addr(), "-points", "5000", "-names", "50",
 		"-prefix", "lgtest", "-query-url", api.URL, "-wait", "5s"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())

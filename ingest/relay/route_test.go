@@ -1,78 +1,21 @@
 package relay
 
 import (
-	"bufio"
 	"net"
 	"regexp"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/copenhagen-obs/copenhagen/ingest/relay/relaytest"
 )
 
-// carbonServer is a legacy carbon plaintext receiver recording lines.
-type carbonServer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	lines []string
-}
-
-func startCarbon(t *testing.T, addr string) *carbonServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &carbonServer{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					s.mu.Lock()
-					s.lines = append(s.lines, sc.Text())
-					s.mu.Unlock()
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return s
-}
-
-func (s *carbonServer) got() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.lines)
-}
-
-func waitLines(t *testing.T, s *carbonServer, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := s.got()
-		if slices.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("carbon %s got %q, want %q", s.ln.Addr(), got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestRouterModes(t *testing.T) {
-	a, b := startCarbon(t, "127.0.0.1:0"), startCarbon(t, "127.0.0.1:0")
+	a, b := relaytest.StartCarbon(t, "127.0.0.1:0"), relaytest.StartCarbon(t, "127.0.0.1:0")
 	routes := []Route{
-		{Match: regexp.MustCompile(`^collectd\.`), Targets: []string{a.ln.Addr().String()}},
-		{Match: regexp.MustCompile(`cpu`), Targets: []string{b.ln.Addr().String(), a.ln.Addr().String()}},
+		{Match: regexp.MustCompile(`^collectd\.`), Targets: []string{a.Addr()}},
+		{Match: regexp.MustCompile(`cpu`), Targets: []string{b.Addr(), a.Addr()}},
 	}
 	in := "collectd.web01.cpu 1 1700000000\napp.cpu;host=x 2 1700000000\r\nother.metric 3 1700000000\n\n  collectd.x 4 1700000000"
 	for _, tc := range []struct {
@@ -85,23 +28,23 @@ func TestRouterModes(t *testing.T) {
 		{MatchAll, []string{"collectd.web01.cpu 1 1700000000", "app.cpu;host=x 2 1700000000", "  collectd.x 4 1700000000"},
 			[]string{"collectd.web01.cpu 1 1700000000", "app.cpu;host=x 2 1700000000"}},
 	} {
-		a.mu.Lock()
-		a.lines = nil
-		a.mu.Unlock()
-		b.mu.Lock()
-		b.lines = nil
-		b.mu.Unlock()
+		a.Reset()
+		b.Reset()
 		r, err := NewRouter(routes, tc.mode, Options{Logger: quiet}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := r.NewSender()
 		s.Send([]byte(in))
-		waitLines(t, a, tc.wantA) // each target at most once per line, even in MatchAll
-		waitLines(t, b, tc.wantB)
+		a.WaitLines(t, tc.wantA)
+		b.WaitLines(t, tc.wantB)
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
+		// Each target at most once per line, even in MatchAll: checked
+		// again once the router has flushed and closed its connections.
+		a.ExpectLines(t, tc.wantA)
+		b.ExpectLines(t, tc.wantB)
 	}
 }
 
@@ -122,8 +65,8 @@ func TestRouterReconnectsAndBuffers(t *testing.T) {
 	s.Send([]byte("early.one 1 1700000000\n"))
 	time.Sleep(300 * time.Millisecond) // a few failed dials
 	s.Send([]byte("early.two 2 1700000000\n"))
-	srv := startCarbon(t, addr)
-	waitLines(t, srv, []string{"early.one 1 1700000000", "early.two 2 1700000000"})
+	srv := relaytest.StartCarbon(t, addr)
+	srv.WaitLines(t, []string{"early.one 1 1700000000", "early.two 2 1700000000"})
 	tg := r.targets[0]
 	waitFor := time.Now().Add(5 * time.Second)
 	for testutil.ToFloat64(tg.sent) != 2 && time.Now().Before(waitFor) {
@@ -132,6 +75,11 @@ func TestRouterReconnectsAndBuffers(t *testing.T) {
 	if testutil.ToFloat64(tg.droppedSend) != 0 || testutil.ToFloat64(tg.sent) != 2 {
 		t.Fatalf("dropped %v sent %v", testutil.ToFloat64(tg.droppedSend), testutil.ToFloat64(tg.sent))
 	}
+	// A reconnect must not send the buffered lines twice.
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpectLines(t, []string{"early.one 1 1700000000", "early.two 2 1700000000"})
 }
 
 func TestRouterDropsWhenQueueFullAndClosesPromptly(t *testing.T) {

@@ -37,7 +37,18 @@ type Metrics struct {
 	// (reason no_value: "|#flag", "k:", "k="), which statsd_exporter
 	// counted as tag errors.
 	TagsDropped *prometheus.CounterVec
+	// LinesDiscarded counts accepted lines that yield no series, by reason:
+	// DogStatsD events (dogstatsd_event) and service checks
+	// (dogstatsd_service_check) are parsed, relayed and counted here, but
+	// Copenhagen translates metrics only.
+	LinesDiscarded *prometheus.CounterVec
 }
+
+// Reasons of LinesDiscarded.
+const (
+	DiscardEvent        = "dogstatsd_event"
+	DiscardServiceCheck = "dogstatsd_service_check"
+)
 
 // NewMetrics creates the self-metrics and registers them with reg (nil:
 // not registered, for tests). Every label value is created up front, so the
@@ -61,7 +72,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "copenhagen_statsd_tags_dropped_total",
 			Help: "Tags of accepted StatsD lines that yield no label, by reason (no_value: |#flag, k:, k=).",
 		}, []string{"reason"}),
+		LinesDiscarded: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "copenhagen_statsd_lines_discarded_total",
+			Help: "Accepted StatsD lines that yield no series, by reason (dogstatsd_event, dogstatsd_service_check: only metrics are translated; the relay still forwards them).",
+		}, []string{"reason"}),
 	}
+	m.LinesDiscarded.WithLabelValues(DiscardEvent)
+	m.LinesDiscarded.WithLabelValues(DiscardServiceCheck)
 	for i, t := range lineTypeLabels {
 		m.LinesReceived.WithLabelValues(t)
 		if i < metricTypesCount {

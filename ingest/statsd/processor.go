@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/ingest/reason"
 )
 
@@ -63,15 +64,20 @@ type Processor struct {
 	received    [numLineTypes]uint64
 	samples     [metricTypesCount]uint64
 	tagsDropped uint64
+	discarded   [2]uint64 // events, service checks
 
 	// The shared counters, resolved once so FlushStats does no label lookup.
 	receivedC    [numLineTypes]prometheus.Counter
 	samplesC     [metricTypesCount]prometheus.Counter
 	tagsDroppedC prometheus.Counter
+	discardedC   [2]prometheus.Counter
 
 	// Rejections by reason, and the rate-limited warning with the first
 	// line rejected since the last one.
 	rejections *reason.Counter
+	// The rate-limited warning for events and service checks, which are
+	// valid but discarded (counted in discarded).
+	discards ratelog.Rejections
 }
 
 // NewProcessor returns a Processor that feeds sink and counts into m
@@ -86,6 +92,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		logger:        opts.Logger,
 		now:           opts.Now,
 		tagsDroppedC:  m.TagsDropped.WithLabelValues(tagDropNoValue),
+		discardedC:    [2]prometheus.Counter{m.LinesDiscarded.WithLabelValues(DiscardEvent), m.LinesDiscarded.WithLabelValues(DiscardServiceCheck)},
 	}
 	if p.logger == nil {
 		p.logger = slog.Default()
@@ -95,6 +102,7 @@ func NewProcessor(sink Sink, m *Metrics, opts ProcessorOptions) *Processor {
 		every = DefaultWarnInterval
 	}
 	p.rejections = reason.NewCounter(&reasons, m.LinesRejected, every)
+	p.discards.Every = every
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -148,8 +156,12 @@ func (p *Processor) processLine(ln []byte) {
 	switch l.Kind {
 	case KindEvent:
 		p.received[idxEvent]++
+		p.discarded[0]++
+		p.discards.Add(DiscardEvent, ln)
 	case KindServiceCheck:
 		p.received[idxServiceCheck]++
+		p.discarded[1]++
+		p.discards.Add(DiscardServiceCheck, ln)
 	default:
 		t := lineTypeIndex(l.Type)
 		p.received[t]++
@@ -191,6 +203,15 @@ func (p *Processor) FlushStats() {
 	if p.tagsDropped != 0 {
 		p.tagsDroppedC.Add(float64(p.tagsDropped))
 		p.tagsDropped = 0
+	}
+	for i, n := range p.discarded {
+		if n != 0 {
+			p.discardedC[i].Add(float64(n))
+			p.discarded[i] = 0
+		}
+	}
+	if p.discards.Pending() > 0 {
+		p.discards.Warn(p.logger, p.now(), "discarded DogStatsD events and service checks: only metrics become series (the relay still forwards them); counts by reason in copenhagen_statsd_lines_discarded_total", "line")
 	}
 	p.rejections.Flush(p.logger, p.now(), "rejected malformed StatsD lines; counts by reason in copenhagen_statsd_lines_rejected_total", "line")
 }

@@ -108,6 +108,11 @@ func checkMetrics(t *testing.T, m *Metrics, e expectation) {
 	if got := testutil.ToFloat64(m.TagsDropped.WithLabelValues(tagDropNoValue)); got != e.dropped {
 		t.Errorf("tags_dropped_total = %v, want %v", got, e.dropped)
 	}
+	for reason, typ := range map[string]string{DiscardEvent: "event", DiscardServiceCheck: "service_check"} {
+		if got := testutil.ToFloat64(m.LinesDiscarded.WithLabelValues(reason)); got != e.received[typ] {
+			t.Errorf("lines_discarded_total{reason=%q} = %v, want %v", reason, got, e.received[typ])
+		}
+	}
 }
 
 func checkSeen(t *testing.T, got, want []seen) {
@@ -358,5 +363,36 @@ func TestProcessorAllocs(t *testing.T) {
 		if n != 0 {
 			t.Errorf("%s datagram: %.1f allocations per datagram", name, n)
 		}
+	}
+}
+
+// TestProcessorCountsDiscardedEvents: DogStatsD events and service checks
+// are valid lines that become no series; each is counted by reason and the
+// log says so once per interval, with an example.
+func TestProcessorCountsDiscardedEvents(t *testing.T) {
+	rec := &logRecorder{}
+	now := time.Unix(1000, 0)
+	m := NewMetrics(nil)
+	sink := &countingSink{}
+	p := NewProcessor(sink, m, ProcessorOptions{Logger: slog.New(rec), WarnInterval: 5 * time.Second, Now: func() time.Time { return now }})
+	for range 3 {
+		p.Process([]byte("_e{5,4}:title|text|#env:prod\napi.hits:1|c\n_sc|db.up|2|m:down\n_sc|web.up|0"))
+		p.FlushStats()
+	}
+	if got := testutil.ToFloat64(m.LinesDiscarded.WithLabelValues(DiscardEvent)); got != 3 {
+		t.Errorf("lines_discarded_total{reason=%q} = %v, want 3", DiscardEvent, got)
+	}
+	if got := testutil.ToFloat64(m.LinesDiscarded.WithLabelValues(DiscardServiceCheck)); got != 6 {
+		t.Errorf("lines_discarded_total{reason=%q} = %v, want 6", DiscardServiceCheck, got)
+	}
+	if sink.n != 3 {
+		t.Errorf("sink got %d metric lines, want the 3 counters", sink.n)
+	}
+	if len(rec.records) != 1 {
+		t.Fatalf("%d warnings within one interval, want 1", len(rec.records))
+	}
+	a := rec.attrs(0)
+	if a["rejected"] != "3" || a["example_reason"] != DiscardEvent || a["example_line"] != `"_e{5,4}:title|text|#env:prod"` {
+		t.Errorf("warning attrs %v", a)
 	}
 }

@@ -26,7 +26,11 @@ const (
 
 // WriteTo writes every live series in the given format. It follows
 // client_golang's encoders byte for byte (number formatting, counter naming
-// in OpenMetrics), so scrapers see what statsd_exporter would have shown.
+// in OpenMetrics), so scrapers see what statsd_exporter would have shown,
+// with one exception: in OpenMetrics a counter whose name lacks _total (an
+// unmapped StatsD counter, "api.hits" -> api_hits) stays a counter, its
+// samples named api_hits_total as the format requires, where client_golang
+// would type it "unknown".
 // It does not write the OpenMetrics "# EOF" trailer: the caller appends its
 // own metrics first.
 func (s *Store) WriteTo(w io.Writer, f Format) error {
@@ -38,10 +42,15 @@ func (s *Store) WriteTo(w io.Writer, f Format) error {
 		sampleName := name
 		typ := fam.kind.exposedType()
 		if f == FormatOpenMetrics && fam.kind == KindCounter {
+			// OpenMetrics names the family without _total and its
+			// samples with it. client_golang types a counter whose name
+			// lacks _total "unknown" instead, which loses the type (and
+			// rate() hints) for every unmapped StatsD counter; its
+			// samples get the suffix here, a name collides() reserves.
 			if base, ok := strings.CutSuffix(name, "_total"); ok {
 				name = base
 			} else {
-				typ = "unknown"
+				sampleName = name + "_total"
 			}
 		}
 		buf = append(buf[:0], "# HELP "...)

@@ -166,16 +166,24 @@ func TestExpositionMatchesClientGolang(t *testing.T) {
 		hv.WithLabelValues("x").Observe(v)
 	}
 	reg.MustRegister(cv, ctc, gc, hv)
+	// In OpenMetrics the counter "requests" is exposed as client_golang
+	// exposes "requests_total" (family requests, type counter, samples
+	// requests_total), not as an "unknown" family.
+	omReg := prometheus.NewRegistry()
+	cvt := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "requests_total", Help: "Requests."}, []string{"code", "path"})
+	cvt.WithLabelValues("200", `/a"b\c`).Add(1234567)
+	omReg.MustRegister(cvt, ctc, gc, hv)
 
 	for _, f := range []struct {
 		format Format
 		ct     expfmt.Format
-	}{{FormatText, expfmt.NewFormat(expfmt.TypeTextPlain)}, {FormatOpenMetrics, expfmt.NewFormat(expfmt.TypeOpenMetrics)}} {
+		reg    *prometheus.Registry
+	}{{FormatText, expfmt.NewFormat(expfmt.TypeTextPlain), reg}, {FormatOpenMetrics, expfmt.NewFormat(expfmt.TypeOpenMetrics), omReg}} {
 		var got, want bytes.Buffer
 		if err := s.WriteTo(&got, f.format); err != nil {
 			t.Fatal(err)
 		}
-		mfs, err := reg.Gather()
+		mfs, err := f.reg.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +206,7 @@ func TestHandlerServesOpenMetricsWhenAsked(t *testing.T) {
 	c.Add(2)
 	for _, c := range []struct{ accept, wantType, wantLine string }{
 		{"", "text/plain", "hits 2\n"},
-		{"application/openmetrics-text;version=1.0.0", "application/openmetrics-text", "hits 2.0\n"},
+		{"application/openmetrics-text;version=1.0.0", "application/openmetrics-text", "# TYPE hits counter\nhits_total 2.0\n"},
 	} {
 		rec := serve(t, Handler(reg, s), c.accept)
 		body := rec.Body.String()

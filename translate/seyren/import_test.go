@@ -3,6 +3,7 @@ package seyren
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,40 @@ func TestResolveOnNoData(t *testing.T) {
 		if strings.Contains(c.ValueExpr, " or last_over_time("+ValueMetric) {
 			t.Errorf("check %s keeps its state without data: %s", c.ID, c.ValueExpr)
 		}
+	}
+}
+
+// TestReportEndsWithNextSteps: report.md ends with what to do next, in
+// order (fill secrets, look at what was not translated, validate, load,
+// shadow), with the commands that do it.
+func TestReportEndsWithNextSteps(t *testing.T) {
+	out, err := Import(loadFixture(t), fixtureOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(out.File("report.md"))
+	i := strings.LastIndex(md, "\n## ")
+	if i < 0 || !strings.HasPrefix(md[i:], "\n## Next steps\n") {
+		t.Fatalf("report.md does not end with a Next steps section:\n%s", md[max(0, len(md)-2000):])
+	}
+	steps := md[i:]
+	last := -1
+	for _, want := range []string{
+		"1. Fill in the empty secret files: `secrets/",
+		fmt.Sprintf("2. Read the %d untranslated and %d partial checks above", out.Report.Summary[StatusUntranslated], out.Report.Summary[StatusPartial]),
+		"3. Validate what was written: `promtool check rules rules/*.yml`, `promtool test rules tests/*.yml`",
+		"`amtool check-config alertmanager.yml`",
+		"4. Load it",
+		"files: [DIR/rules/*.yml]",
+		"config_file: DIR/alertmanager.yml",
+		"`copenhagen check config copenhagen.yml`",
+		"5. Run the shadow",
+		"`copenhagen shadow report --url http://localhost:9095`",
+	} {
+		j := strings.Index(steps, want)
+		if j < 0 || j < last {
+			t.Errorf("next steps lack %q (or have it out of order):\n%s", want, steps)
+		}
+		last = j
 	}
 }

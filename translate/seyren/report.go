@@ -164,7 +164,42 @@ func (r *Report) Markdown() []byte {
 			fmt.Fprintf(&b, "- `%s`: %s%s\n", s.File, s.Purpose, fill)
 		}
 	}
+	r.nextSteps(&b)
 	return []byte(b.String())
+}
+
+// nextSteps ends report.md with what to do with the output, in order:
+// fill in secrets, validate, load into Copenhagen, prove with the shadow.
+// Paths are relative to the output directory, where report.md is.
+func (r *Report) nextSteps(b *strings.Builder) {
+	b.WriteString("\n## Next steps\n\nRun these from the directory that holds this report (DIR below: this directory, the `--out` of the import).\n\n")
+	step := 0
+	next := func(format string, args ...any) {
+		step++
+		fmt.Fprintf(b, "%d. "+format+"\n", append([]any{step}, args...)...)
+	}
+	var fill []string
+	for _, s := range r.Secrets {
+		if s.ToFill {
+			fill = append(fill, "`"+s.File+"`")
+		}
+	}
+	if len(fill) > 0 {
+		next("Fill in the empty secret files: %s.", strings.Join(fill, ", "))
+	}
+	if r.Summary[StatusUntranslated]+r.Summary[StatusPartial] > 0 {
+		next("Read the %d untranslated and %d partial checks above: an untranslated check has no rule and still needs Seyren (or a hand-written rule); a partial one says what differs.",
+			r.Summary[StatusUntranslated], r.Summary[StatusPartial])
+	}
+	next("Validate what was written: `promtool check rules rules/*.yml`, `promtool test rules tests/*.yml` (each test replays a check's thresholds) and `amtool check-config alertmanager.yml`.")
+	next("%s", "Load it: in Copenhagen's configuration set\n\n"+
+		"   ```yaml\n   rules:\n     files: [DIR/rules/*.yml]   # rules/disabled/ holds the disabled checks, not loaded\n"+
+		"   alerting:\n     config_file: DIR/alertmanager.yml\n   ```\n\n"+
+		"   then `copenhagen check config copenhagen.yml` and reload (`curl -X POST http://localhost:9095/-/reload`, or SIGHUP); "+
+		"`curl -s http://localhost:9095/api/v1/rules` lists the groups.")
+	next("Run the shadow before switching Seyren off: with a `shadow:` section (`graphite_url`: graphite-web; `checks_file: DIR/%s`, the copy of the checks imported here) "+
+		"Copenhagen evaluates every imported check the Seyren way too; `copenhagen shadow report --url http://localhost:9095` says, per check, whether both agree. "+
+		"Switch a team's Seyren checks off when the report calls its checks ready.", ShadowChecksFile)
 }
 
 func mdCell(s string) string {

@@ -2,9 +2,9 @@ package seyren
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 // checkWithTools runs promtool and amtool on an output directory. Under
@@ -20,12 +20,5 @@ func checkWithTools(t *testing.T, dir string) {
 
 func lookTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (install it with .ci/deps.d/seyren.sh): %v", name, err)
-		}
-		t.Skipf("%s not installed (.ci/deps.d/seyren.sh installs it)", name)
-	}
-	return p
+	return storagetest.NeedTool(t, name, ".ci/deps.d/seyren.sh")
 }

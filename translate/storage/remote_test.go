@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/copenhagen-obs/copenhagen/translate/promapi"
 	"github.com/copenhagen-obs/copenhagen/translate/series"
 	cstorage "github.com/copenhagen-obs/copenhagen/translate/storage"
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 // dataset is what the remote write and differential tests append: StatsD
@@ -364,7 +364,7 @@ func firstDiff(got, want []string) string {
 // points keep being appended (two series, every 100 ms), then starts it
 // again: every point must arrive, none twice.
 func TestRemoteWriteBridgesAnOutage(t *testing.T) {
-	if testing.Short() && os.Getenv("CI") != "true" {
+	if testing.Short() && !storagetest.UnderCI() {
 		t.Skip("takes over a minute (the outage the issue asks for)")
 	}
 	vm := startVictoriaMetrics(t)

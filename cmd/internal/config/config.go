@@ -28,7 +28,11 @@
 // Adding a section is declaring a struct with yaml tags, optionally a
 // SetDefaults() method for non-zero defaults and a Validate() error method
 // for constraints, and adding it as a field of Config. See decode.go for
-// the decoding rules.
+// the decoding rules. A constraint that spans sections goes into the root
+// Config.Validate, one that looks at the disk (a directory to write, a file
+// to load) into Config.CheckFiles, which only Load runs (validate.go): the
+// configuration, not cmd's wiring, is where `copenhagen check config` and
+// `copenhagen run` learn what to refuse, so they cannot disagree.
 package config
 
 import (
@@ -294,20 +298,28 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return parse(data, path, dir)
+	return parse(data, path, dir, true)
 }
 
 // Parse parses a config document. filename is used in error messages, and
 // relative paths inside the document are resolved against its directory
 // (filepath.Dir(filename); "." for a bare name, leaving them relative to the
 // working directory). The error, if any, is an ErrorList.
+//
+// Parse checks the document; Load also checks the files it names and the
+// directories it writes to (see CheckFiles), which is what `copenhagen
+// check config` and `copenhagen run` need.
 func Parse(data []byte, filename string) (*Config, error) {
-	return parse(data, filename, filepath.Dir(filename))
+	return parse(data, filename, filepath.Dir(filename), false)
 }
 
-func parse(data []byte, filename, dir string) (*Config, error) {
+func parse(data []byte, filename, dir string, files bool) (*Config, error) {
 	c := Default()
-	if err := decodeYAML(data, filename, dir, c); err != nil {
+	var extra []validator
+	if files {
+		extra = append(extra, filesCheck{c})
+	}
+	if err := decodeYAML(data, filename, dir, c, extra...); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -124,7 +124,7 @@ func TestLoadValid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := Load(filepath.Join("testdata", tt.file))
+			got, err := loadDocument(filepath.Join("testdata", tt.file))
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -343,7 +343,7 @@ func TestStringDefault(t *testing.T) {
 
 func TestStringRoundTrip(t *testing.T) {
 	for _, file := range []string{"full.yml", "partial.yml", "disabled.yml", "empty.yml", "paths.yml"} {
-		c, err := Load(filepath.Join("testdata", file))
+		c, err := loadDocument(filepath.Join("testdata", file))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,9 +84,10 @@ type decoder struct {
 }
 
 // decodeYAML decodes one YAML document from data into out (a pointer to a
-// struct that already holds the defaults) and validates the result. The
-// error, if any, is an ErrorList.
-func decodeYAML(data []byte, file, dir string, out any) error {
+// struct that already holds the defaults) and validates the result, then
+// runs the extra checks (reported like a Validate of the root). The error,
+// if any, is an ErrorList.
+func decodeYAML(data []byte, file, dir string, out any, extra ...validator) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("config: decode target must be a non-nil pointer to a struct, got %T", out))
@@ -108,6 +109,9 @@ func decodeYAML(data []byte, file, dir string, out any) error {
 		d.decode(root, rv.Elem(), "")
 	}
 	d.validate(rv.Elem(), "")
+	for _, v := range extra {
+		d.report("", v.Validate())
+	}
 	if len(d.errs) > 0 {
 		d.errs.sortByLine()
 		return d.errs
@@ -519,7 +523,13 @@ func (d *decoder) callValidate(v reflect.Value, key string) {
 	if val == nil {
 		return
 	}
-	for _, err := range flattenErrors(val.Validate()) {
+	d.report(key, val.Validate())
+}
+
+// report adds the errors of a Validate of the struct at key: a
+// *FieldError at its field's line and key, anything else at key's.
+func (d *decoder) report(key string, verr error) {
+	for _, err := range flattenErrors(verr) {
 		if fe, ok := err.(*FieldError); ok {
 			full := key + fe.Field
 			if !strings.HasPrefix(fe.Field, "[") {

@@ -26,7 +26,3 @@ func (c *Config) validateShutdown() error {
 	}
 	return nil
 }
-
-// Validate checks the top-level settings; the decoder calls it after
-// every section's own.
-func (c *Config) Validate() error { return c.validateShutdown() }

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
 )
 
 // Paths of the installed parts (.ci/deps.d/legacy.sh).
@@ -113,10 +115,7 @@ type Stack struct {
 // Need reports a missing part: the test skips, or fails under CI=true.
 func need(t testing.TB, what string, err error) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI (bash .ci/deps.d/legacy.sh): %v", what, err)
-	}
-	t.Skipf("%s not installed (bash .ci/deps.d/legacy.sh): %v", what, err)
+	storagetest.Need(t, what, "bash .ci/deps.d/legacy.sh", err)
 }
 
 // Start starts the whole stack with the default Options.

@@ -4,7 +4,9 @@
 // temporary data directory, and stops them when the test ends.
 //
 // Without the binaries a test skips, except under CI=true where it fails:
-// CI must not pass by skipping.
+// CI must not pass by skipping. Need is that rule for every integration
+// test of the project, whatever it needs (a binary, a Python module, a
+// free port): one helper instead of a copy per package.
 package storagetest
 
 import (
@@ -26,18 +28,40 @@ import (
 	promconfig "github.com/prometheus/prometheus/config"
 )
 
+// Need stops a test whose requirement is missing (err != nil): it skips
+// locally and fails under CI=true, where every integration test must run.
+// what names the requirement, fix how to get it ("bash
+// .ci/deps.d/storage.sh").
+func Need(t testing.TB, what, fix string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if UnderCI() {
+		t.Fatalf("%s is required under CI=true (%s): %v", what, fix, err)
+		return
+	}
+	t.Skipf("%s missing (%s): %v", what, fix, err)
+}
+
+// UnderCI reports whether the tests run under CI=true, where nothing may
+// be skipped for want of an installed dependency.
+func UnderCI() bool { return os.Getenv("CI") == "true" }
+
+// NeedTool returns the path of an installed program, or skips the test
+// (fails it under CI=true), naming the .ci script that installs it.
+func NeedTool(t testing.TB, name, script string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	Need(t, name, "bash "+script, err)
+	return p
+}
+
 // NeedBinary returns the path of an installed server binary, or skips
 // the test (fails it under CI=true).
 func NeedBinary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI (bash .ci/deps.d/storage.sh): %v", name, err)
-		}
-		t.Skipf("%s not installed (bash .ci/deps.d/storage.sh): %v", name, err)
-	}
-	return p
+	return NeedTool(t, name, ".ci/deps.d/storage.sh")
 }
 
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
@@ -135,10 +159,17 @@ func (s *Server) Logs() string {
 // receiver (/api/v1/write) and query oracle, with extra flags appended.
 func StartPrometheus(t testing.TB, flags ...string) *Server {
 	t.Helper()
+	return StartPrometheusWithConfig(t, "global: {}\n", flags...)
+}
+
+// StartPrometheusWithConfig is StartPrometheus with the given
+// prometheus.yml (scrape_configs, say).
+func StartPrometheusWithConfig(t testing.TB, config string, flags ...string) *Server {
+	t.Helper()
 	bin := NeedBinary(t, "prometheus")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global: {}\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
