@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -56,10 +59,7 @@ func ipCmd(args ...string) error {
 func newNetLab(t *testing.T, n int) *netLab {
 	t.Helper()
 	unavailable := func(why string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("HA alerting tests need network namespaces (root and iproute2): %s", why)
-		}
-		t.Skipf("network namespaces unavailable: %s", why)
+		storagetest.Need(t, "network namespaces (root and iproute2)", "run as root with iproute2", errors.New(why))
 	}
 	if os.Geteuid() != 0 {
 		unavailable("not root")
@@ -419,7 +419,7 @@ func TestHAAlertingThreeReplicas(t *testing.T) {
 				t.Fatalf("amtool cluster show -o json: %v, want %s in\n%s", err, want, out)
 			}
 		}
-	} else if os.Getenv("CI") == "true" {
+	} else if storagetest.UnderCI() {
 		t.Fatalf("amtool not installed (.ci/deps.d/routing.sh): %v", err)
 	}
 	_, metrics := rs[0].get("/metrics")

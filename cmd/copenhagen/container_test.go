@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
+
 	"fmt"
 	"net"
 	"os"
@@ -21,13 +23,7 @@ var podmanFlags = []string{"--cgroup-manager=cgroupfs", "--events-backend=file",
 // read-only, no capability, its default configuration. StatsD sent to its
 // UDP port shows on its /metrics.
 func TestContainerImage(t *testing.T) {
-	podman, err := exec.LookPath("podman")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("podman is required under CI (.ci/deps.d/container.sh): %v", err)
-		}
-		t.Skip("podman not installed (.ci/deps.d/container.sh)")
-	}
+	podman := storagetest.NeedTool(t, "podman", ".ci/deps.d/container.sh")
 	image := fmt.Sprintf("localhost/copenhagen-test:%d", os.Getpid())
 	build := exec.Command("bash", "../../deploy/container/build.sh")
 	build.Env = append(os.Environ(), "IMAGE="+image, "VERSION=test-image", "CONTAINER_ENGINE=podman",

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
+
 	"bufio"
 	"bytes"
 	"os"
@@ -125,13 +127,7 @@ func TestDeployExampleConfigWritesUnderStateDirectory(t *testing.T) {
 // under CI) without it.
 func systemdAnalyze(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("systemd-analyze is required under CI (apt-get install systemd): %v", err)
-		}
-		t.Skip("systemd-analyze not installed")
-	}
+	p := storagetest.NeedTool(t, "systemd-analyze", ".ci/deps.d/container.sh")
 	return p
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/copenhagen-obs/copenhagen/translate/storage/storagetest"
+
 	"bufio"
 	"bytes"
 	"os"
@@ -43,13 +45,7 @@ func strictDecoder(t *testing.T) runtime.Decoder {
 
 func kustomize(t *testing.T, dir string) []byte {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl (with its built-in kustomize) is required under CI: %v", err)
-		}
-		t.Skip("kubectl not installed")
-	}
+	kubectl := storagetest.NeedTool(t, "kubectl", ".ci/deps.d/container.sh")
 	var stderr bytes.Buffer
 	cmd := exec.Command(kubectl, "kustomize", dir)
 	cmd.Stderr = &stderr
