@@ -74,7 +74,7 @@ func translateExpr(f *exprFlags, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "copenhagen: --until needs --from")
 			return 2
 		}
-		res = graphiteql.Translate(expr, r, graphiteql.TranslateOptions{})
+		res = graphiteql.TranslateGraph(expr, r, graphiteql.TranslateOptions{})
 	}
 	if res.Status == graphiteql.Untranslated {
 		fmt.Fprintln(stdout, res.Reason)
@@ -86,6 +86,17 @@ func translateExpr(f *exprFlags, stdout, stderr io.Writer) int {
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintln(stdout, "# note: "+n)
+	}
+	if l := res.Legend; l != nil {
+		// The series names Graphite gave, as a Grafana legendFormat.
+		switch {
+		case l.Format != "" && l.Exact:
+			fmt.Fprintln(stdout, "# legend: "+l.Format)
+		case l.Format != "":
+			fmt.Fprintf(stdout, "# legend: %s (not exact: %s)\n", l.Format, l.Reason)
+		default:
+			fmt.Fprintln(stdout, "# legend: none gives Graphite's names: "+l.Reason)
+		}
 	}
 	if res.Status == graphiteql.Untranslated {
 		return 1

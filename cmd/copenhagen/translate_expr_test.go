@@ -21,10 +21,19 @@ func TestTranslateExpr(t *testing.T) {
 	}
 	m := []string{"--statsd-mapping", statsd, "--graphite-mapping", graphite}
 
-	// Translated: the PromQL alone.
+	// Translated: the PromQL, then the name Graphite gives the series as
+	// a Grafana legendFormat (a PromQL comment).
 	out, errs, code := cli(t, append([]string{"translate", "expr"}, append(m, "maxSeries(servers.front*.load.load.midterm)")...)...)
-	if code != 0 || out != "max(node_load{host=~\"front.*\",period=\"midterm\"})\n" || errs != "" {
+	if code != 0 || out != "max(node_load{host=~\"front.*\",period=\"midterm\"})\n# legend: maxSeries(servers.front*.load.load.midterm)\n" || errs != "" {
 		t.Fatalf("translated: code %d\n%s%s", code, out, errs)
+	}
+	// aliasByNode: the legend names the label that holds the node.
+	out, _, code = cli(t, append([]string{"translate", "expr"}, append(m, "aliasByNode(servers.*.load.load.midterm, 1)")...)...)
+	if code != 0 || !strings.HasSuffix(out, "# legend: {{host}}\n") {
+		t.Fatalf("aliasByNode legend: code %d\n%s", code, out)
+	}
+	if err := graphiteql.CheckPromQL(out); err != nil {
+		t.Errorf("output with the legend comment does not parse: %v", err)
 	}
 
 	// Partial: PromQL, then the approximations as PromQL comments, so the
