@@ -116,20 +116,7 @@ func loadShadowChecks(file string) ([]seyren.Check, error) {
 // ShadowHTTPClient is shadow's HTTP client section as prometheus/common's
 // HTTPClientConfig.
 func shadowHTTPClient(c config.ShadowConfig) commoncfg.HTTPClientConfig {
-	h := commoncfg.DefaultHTTPClientConfig
-	if c.BasicAuth.Username != "" {
-		h.BasicAuth = &commoncfg.BasicAuth{Username: c.BasicAuth.Username, PasswordFile: string(c.BasicAuth.PasswordFile)}
-	}
-	if c.BearerTokenFile != "" {
-		h.Authorization = &commoncfg.Authorization{Type: "Bearer", CredentialsFile: string(c.BearerTokenFile)}
-	}
-	h.TLSConfig = commoncfg.TLSConfig{
-		CAFile:             string(c.TLSConfig.CAFile),
-		CertFile:           string(c.TLSConfig.CertFile),
-		KeyFile:            string(c.TLSConfig.KeyFile),
-		ServerName:         c.TLSConfig.ServerName,
-		InsecureSkipVerify: c.TLSConfig.InsecureSkipVerify,
-	}
+	h := c.HTTPClientConfig.Prometheus(commoncfg.DefaultHTTPClientConfig)
 	if len(c.Headers)+len(c.HeaderFiles) > 0 {
 		h.HTTPHeaders = &commoncfg.Headers{Headers: map[string]commoncfg.Header{}}
 		for k, v := range c.Headers {

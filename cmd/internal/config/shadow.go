@@ -17,7 +17,7 @@ import (
 // same instant, and the verdicts compared. Off when graphite_url is "".
 type ShadowConfig struct {
 	// GraphiteURL is graphite-web's base URL (its /render API).
-	GraphiteURL string `yaml:"graphite_url"`
+	GraphiteURL string `yaml:"graphite_url" redact:"url"`
 	// ChecksFile is a Seyren export (/api/checks JSON, as `import seyren
 	// --from` reads it); the import writes DIR/shadow/checks.json.
 	ChecksFile Path `yaml:"checks_file"`
@@ -42,11 +42,11 @@ type ShadowConfig struct {
 	TimerBuckets []float64 `yaml:"timer_buckets"`
 	// EvidencePerCheck is how many disagreements are kept per check.
 	EvidencePerCheck int `yaml:"evidence_per_check"`
-	// HTTP client options towards graphite-web; secrets in files only.
-	BasicAuth       BasicAuthConfig   `yaml:"basic_auth"`
-	BearerTokenFile Path              `yaml:"bearer_token_file"`
-	TLSConfig       TLSConfig         `yaml:"tls_config"`
-	Headers         map[string]string `yaml:"headers"`
+	// HTTPClientConfig is the client towards graphite-web, as for every
+	// HTTP client: basic_auth, bearer_token_file, tls_config, oauth2,
+	// proxy_url (httpclient.go); secrets in files only.
+	HTTPClientConfig `yaml:",inline"`
+	Headers          map[string]string `yaml:"headers" redact:"values"`
 	// HeaderFiles are headers whose value is read from a file at each
 	// request (a tenant token, a proxy key).
 	HeaderFiles map[string]Path `yaml:"header_files"`
@@ -123,9 +123,6 @@ func (c *ShadowConfig) Validate() error {
 	}
 	if c.EvidencePerCheck <= 0 || c.EvidencePerCheck > 10000 {
 		add(Fieldf("evidence_per_check", "must be between 1 and 10000, got %d", c.EvidencePerCheck))
-	}
-	for _, err := range checkClientAuth(c.BasicAuth, c.BearerTokenFile, c.TLSConfig) {
-		add(err)
 	}
 	for name := range c.Headers {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)) {
