@@ -156,7 +156,7 @@ func StartWith(t testing.TB, o Options) *Stack {
 
 	dir := t.TempDir()
 	s := &Stack{t: t, FlushInterval: o.FlushInterval, WhisperDir: filepath.Join(dir, "storage", "whisper")}
-	lineP, pickleP, cacheP := freePort(t), freePort(t), freePort(t)
+	lineP, pickleP, cacheP := storagetest.FreePort(t), storagetest.FreePort(t), storagetest.FreePort(t)
 	s.CarbonAddr = fmt.Sprintf("127.0.0.1:%d", lineP)
 	s.startCarbon(dir, lineP, pickleP, cacheP, o)
 	s.startGraphite(dir, cacheP)
@@ -229,7 +229,7 @@ DEFAULT_CACHE_DURATION = 0
 	if out, err := mig.CombinedOutput(); err != nil {
 		t.Fatalf("graphite-manage migrate: %v\n%s", err, out)
 	}
-	port := freePort(t)
+	port := storagetest.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s.GraphiteURL = "http://" + addr
 	s.graphite = startProc(t, "graphite-web", web, env, python, graphiteManage, "runserver", "--noreload", "--nothreading", addr)
@@ -239,7 +239,7 @@ DEFAULT_CACHE_DURATION = 0
 func (s *Stack) startStatsd(node, pkg, dir string, o Options) {
 	t := s.t
 	t.Helper()
-	port, mgmt := freeUDPPort(t), freePort(t)
+	port, mgmt := freeUDPPort(t), storagetest.FreePort(t)
 	host, cport, _ := net.SplitHostPort(s.CarbonAddr)
 	pct, _ := json.Marshal(o.PercentThreshold)
 	cfg := fmt.Sprintf(`{
@@ -474,16 +474,6 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func freeUDPPort(t testing.TB) int {
