@@ -51,6 +51,9 @@ func (r Result) Mapped() bool { return r.Rule != nil }
 type Mapper struct {
 	m    *mapper.MetricMapper
 	file string
+
+	histDefaults HistogramLayout
+	histRules    map[*mapper.HistogramOptions]HistogramLayout
 }
 
 // Empty returns a Mapper without rules: every name is escaped, observers
@@ -85,7 +88,11 @@ func Parse(data []byte, filename string) (*Mapper, error) {
 	if err := m.InitFromYAMLString(string(data)); err != nil {
 		return nil, explain(data, filename, err)
 	}
-	return &Mapper{m: m, file: filename}, nil
+	defaults, rules, err := histogramLayouts(data, filename, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Mapper{m: m, file: filename, histDefaults: defaults, histRules: rules}, nil
 }
 
 // File is the path the rules came from, for messages.
