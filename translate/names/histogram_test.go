@@ -34,8 +34,8 @@ func TestHistogramLayout(t *testing.T) {
 			want:   HistogramLayout{NativeFactor: 1.1, NativeMaxBuckets: 256},
 		},
 		{
-			name: "factor and buckets in defaults: both",
-			file: "defaults:\n  observer_type: histogram\n  histogram_options:\n    buckets: [0.01, 0.1]\n    native_histogram_bucket_factor: 1.05\n    native_histogram_max_buckets: 100\n",
+			name:   "factor and buckets in defaults: both",
+			file:   "defaults:\n  observer_type: histogram\n  histogram_options:\n    buckets: [0.01, 0.1]\n    native_histogram_bucket_factor: 1.05\n    native_histogram_max_buckets: 100\n",
 			metric: "api.latency",
 			want:   HistogramLayout{Classic: []float64{0.01, 0.1}, NativeFactor: 1.05, NativeMaxBuckets: 100},
 		},
@@ -54,8 +54,8 @@ func TestHistogramLayout(t *testing.T) {
 			want:   HistogramLayout{Classic: []float64{0.01, 0.1, 1}, NativeMaxBuckets: 256},
 		},
 		{
-			name: "factor and buckets on the rule: both",
-			file: "mappings:\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    buckets: [0.005, 0.05]\n    native_histogram_bucket_factor: 1.2\n    native_histogram_max_buckets: 50\n",
+			name:   "factor and buckets on the rule: both",
+			file:   "mappings:\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    buckets: [0.005, 0.05]\n    native_histogram_bucket_factor: 1.2\n    native_histogram_max_buckets: 50\n",
 			metric: "api.latency",
 			want:   HistogramLayout{Classic: []float64{0.005, 0.05}, NativeFactor: 1.2, NativeMaxBuckets: 50},
 		},
