@@ -360,8 +360,8 @@ func TestBinaryPickleMemory(t *testing.T) {
 	held := rss()
 	t.Logf("RSS %d MB at start, %d MB with 4 open connections that sent 4 MiB of ']' each", base>>20, held>>20)
 	// Before: 1.8 GB. Now each decode peaks below 25 bytes per byte of
-	// frame and holds nothing after; each connection keeps its 4 MiB read
-	// buffer (the listener's).
+	// frame and holds nothing after; the listener gives a large frame's
+	// buffer back once it is handled (ingest/listen framed.go).
 	if held-base > 600<<20 {
 		t.Fatalf("RSS grew by %d MB", (held-base)>>20)
 	}

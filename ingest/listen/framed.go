@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/util/pool"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 )
@@ -56,6 +57,9 @@ type FramedTCP struct {
 	partial   prometheus.Counter
 	newHandle NewHandler
 	frameLog  *ratelog.Limiter
+	// bufs holds the connections' buffers and those of large frames,
+	// in power-of-two buckets from initialFrameBuffer up to the limit.
+	bufs *pool.Pool
 }
 
 // ListenFramed binds the address so that errors surface before anything
@@ -93,6 +97,7 @@ func ListenFramed(cfg FramedConfig, newHandler NewHandler, reg prometheus.Regist
 		tooLarge: v.dropped.WithLabelValues(cfg.Name, ReasonFrameTooLarge),
 		partial:  v.dropped.WithLabelValues(cfg.Name, ReasonIncompleteFrame),
 		frameLog: ratelog.New(10 * time.Second),
+		bufs:     newFramedPool(cfg.MaxFrameSize),
 	}
 	l.acceptor = newAcceptor(cfg.Name, cfg.Logger, cfg.MaxConnections, ln, ctr, l.serveConn)
 	cfg.Logger.Info("listening", "listener", cfg.Name, "network", cfg.Network, "addr", ln.Addr().String(),
@@ -107,8 +112,11 @@ func (l *FramedTCP) Serve(ctx context.Context) error { return l.run.serve(ctx, l
 // waits for their in-flight handler calls.
 func (l *FramedTCP) Close() error { return l.run.close() }
 
-// initialFrameBuffer is a connection's first buffer; it grows, up to
-// MaxFrameSize plus the prefix, only for a frame that needs it.
+// initialFrameBuffer is a connection's own buffer, enough for the frames
+// carbon senders write (carbon-relay batches 500 points, about 30 KiB). A
+// larger frame is read into a buffer of its own, taken from the listener's
+// pool and given back as soon as the frame is handled, so that an idle
+// connection holds initialFrameBuffer whatever it sent before.
 const initialFrameBuffer = 64 << 10
 
 func (l *FramedTCP) serveConn(c net.Conn) {
@@ -118,11 +126,11 @@ func (l *FramedTCP) serveConn(c net.Conn) {
 	if fl != nil {
 		defer fl.Flush()
 	}
-	buf := make([]byte, initialFrameBuffer)
-	n := 0 // bytes buffered
+	fr := newFrameReader(l.bufs, l.cfg.MaxFrameSize)
+	defer fr.release()
 	for {
 		if l.run.isStopping() {
-			if n > 0 {
+			if fr.n > 0 {
 				l.partial.Inc()
 			}
 			return
@@ -133,45 +141,22 @@ func (l *FramedTCP) serveConn(c net.Conn) {
 				continue
 			}
 		}
-		k, err := c.Read(buf[n:])
+		k, err := c.Read(fr.space())
 		if k > 0 {
 			l.ctr.bytes.Add(float64(k))
-			n += k
-			// Hand over every complete frame.
-			off, frames := 0, 0
-			for n-off >= 4 {
-				size := int(binary.BigEndian.Uint32(buf[off:]))
-				if size > l.cfg.MaxFrameSize {
-					l.tooLarge.Inc()
-					l.frameLog.Warn(l.cfg.Logger, "closing a connection that sent a frame larger than the limit",
-						"listener", l.cfg.Name, "remote", c.RemoteAddr().String(), "frame_size", size, "max_frame_size", l.cfg.MaxFrameSize)
-					if frames > 0 && fl != nil {
-						fl.Flush()
-					}
-					return
-				}
-				if n-off-4 < size {
-					if need := 4 + size; need > len(buf) {
-						nb := make([]byte, min(max(need, 2*len(buf)), l.cfg.MaxFrameSize+4))
-						n = copy(nb, buf[off:n])
-						off = 0
-						buf = nb
-					}
-					break
-				}
-				h.Handle(buf[off+4 : off+4+size])
-				frames++
-				off += 4 + size
-			}
-			if off > 0 {
-				n = copy(buf, buf[off:n])
-			}
+			frames, tooLarge := fr.feed(k, h)
 			if frames > 0 && fl != nil {
 				fl.Flush()
 			}
+			if tooLarge >= 0 {
+				l.tooLarge.Inc()
+				l.frameLog.Warn(l.cfg.Logger, "closing a connection that sent a frame larger than the limit",
+					"listener", l.cfg.Name, "remote", c.RemoteAddr().String(), "frame_size", tooLarge, "max_frame_size", l.cfg.MaxFrameSize)
+				return
+			}
 		}
 		if err != nil {
-			if n > 0 {
+			if fr.n > 0 {
 				l.partial.Inc()
 			}
 			var ne net.Error
@@ -181,4 +166,114 @@ func (l *FramedTCP) serveConn(c net.Conn) {
 			return
 		}
 	}
+}
+
+// frameReader splits one connection's stream into frames. Frames that fit
+// its own buffer (own) are read many at a time and handed over in place.
+// A frame that does not fills own, then continues in a buffer from the
+// pool that doubles as its bytes arrive, up to the frame's end (nothing
+// after it is read into it): a length prefix alone costs nothing, and a
+// connection never holds more than own plus twice what it sent of the
+// frame. That buffer goes back to the pool once the frame is handled.
+type frameReader struct {
+	pool *pool.Pool
+	own  []byte // the connection's buffer, len initialFrameBuffer
+	buf  []byte // own, or the buffer of the large frame being completed
+	n    int    // bytes buffered in buf
+	max  int    // MaxFrameSize
+	// end is the size, with its prefix, of the large frame that buf
+	// holds the start of (from buf[0]); 0 if none.
+	end int
+}
+
+func newFrameReader(p *pool.Pool, maxFrame int) *frameReader {
+	own := p.Get(initialFrameBuffer).([]byte)[:initialFrameBuffer]
+	return &frameReader{pool: p, own: own, buf: own, max: maxFrame}
+}
+
+// space is where the next read goes; it is never empty.
+func (f *frameReader) space() []byte { return f.buf[f.n:] }
+
+// feed takes k bytes just read into space(), hands every complete frame
+// to h and returns how many it handed over. tooLarge is the length of a
+// frame above the limit (the connection must be closed), -1 if none.
+func (f *frameReader) feed(k int, h Handler) (frames, tooLarge int) {
+	f.n += k
+	if f.end > 0 {
+		if f.n < f.end {
+			f.makeRoom()
+			return 0, -1
+		}
+		h.Handle(f.buf[4:f.end])
+		if !f.inOwn() {
+			f.pool.Put(f.buf)
+		}
+		f.buf, f.n, f.end = f.own, 0, 0
+		return 1, -1
+	}
+	off := 0
+	for f.n-off >= 4 {
+		u := binary.BigEndian.Uint32(f.buf[off:])
+		if uint64(u) > uint64(f.max) {
+			return frames, int(u)
+		}
+		end := off + 4 + int(u)
+		if end <= f.n {
+			h.Handle(f.buf[off+4 : end])
+			frames++
+			off = end
+			continue
+		}
+		if end-off > len(f.own) {
+			// Only this frame's start is buffered. It fills own
+			// first; feed moves it once own is full.
+			f.n = copy(f.buf, f.buf[off:f.n])
+			f.end = end - off
+			f.makeRoom()
+			return frames, -1
+		}
+		break
+	}
+	if off > 0 {
+		f.n = copy(f.buf, f.buf[off:f.n])
+	}
+	return frames, -1
+}
+
+// makeRoom doubles the buffer of an incomplete large frame when it is
+// full, up to the frame's end.
+func (f *frameReader) makeRoom() {
+	if f.n == len(f.buf) {
+		f.moveTo(min(f.end, 2*len(f.buf)))
+	}
+}
+
+// moveTo moves the buffered bytes to a pooled buffer of size bytes and
+// gives the previous one back, unless it is the connection's own.
+func (f *frameReader) moveTo(size int) {
+	nb := f.pool.Get(size).([]byte)[:size]
+	copy(nb, f.buf[:f.n])
+	if !f.inOwn() {
+		f.pool.Put(f.buf)
+	}
+	f.buf = nb
+}
+
+// inOwn tells whether buf is the connection's own buffer.
+func (f *frameReader) inOwn() bool { return &f.buf[0] == &f.own[0] }
+
+// release gives the buffers back when the connection ends.
+func (f *frameReader) release() {
+	if !f.inOwn() {
+		f.pool.Put(f.buf)
+	}
+	f.pool.Put(f.own)
+	f.own, f.buf, f.n = nil, nil, 0
+}
+
+// newFramedPool buckets buffers by powers of two from initialFrameBuffer
+// to the largest frame; a frame between the last bucket and the limit
+// gets a buffer of its own size, not pooled.
+func newFramedPool(maxFrame int) *pool.Pool {
+	return pool.New(initialFrameBuffer, max(initialFrameBuffer, maxFrame+4), 2, func(n int) any { return make([]byte, n) })
 }

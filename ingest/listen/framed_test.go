@@ -95,3 +95,107 @@ func TestFramedCountsIncompleteFrame(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 }
+
+// splitFrames is the reference: the frames of a whole stream, the length
+// of a frame above limit (-1 if none) and whether an incomplete frame ends it.
+func splitFrames(stream []byte, limit int) (frames []string, tooLarge int, partial bool) {
+	for len(stream) >= 4 {
+		size := binary.BigEndian.Uint32(stream)
+		if uint64(size) > uint64(limit) {
+			return frames, int(size), false
+		}
+		if uint64(len(stream)-4) < uint64(size) {
+			return frames, -1, true
+		}
+		frames = append(frames, string(stream[4:4+size]))
+		stream = stream[4+size:]
+	}
+	return frames, -1, len(stream) > 0
+}
+
+// readFrames feeds stream to a frameReader in reads of the given sizes
+// (cycled), as a connection would, and checks after every read that a
+// large frame's buffer ends with that frame, is at most twice what was
+// received of it, and is given back as soon as the frame is handled.
+func readFrames(t *testing.T, stream []byte, limit int, reads []int) (frames []string, tooLarge int, partial bool) {
+	t.Helper()
+	fr := newFrameReader(newFramedPool(limit), limit)
+	defer fr.release()
+	h := HandlerFunc(func(b []byte) { frames = append(frames, string(b)) })
+	for i := 0; len(stream) > 0; i++ {
+		space := fr.space()
+		if len(space) == 0 {
+			t.Fatalf("no room to read with %d bytes buffered", fr.n)
+		}
+		k := copy(space, stream[:min(len(stream), max(1, reads[i%len(reads)]))])
+		stream = stream[k:]
+		if _, tl := fr.feed(k, h); tl >= 0 {
+			return frames, tl, false
+		}
+		if fr.end > 0 {
+			if size := 4 + int(binary.BigEndian.Uint32(fr.buf)); fr.end != size || (!fr.inOwn() && len(fr.buf) > size) {
+				t.Fatalf("a buffer of %d bytes for a frame of %d with its prefix, end %d", len(fr.buf), size, fr.end)
+			}
+			if !fr.inOwn() && len(fr.buf) > 2*fr.n {
+				t.Fatalf("a buffer of %d bytes for %d bytes received of a large frame", len(fr.buf), fr.n)
+			}
+		} else if !fr.inOwn() {
+			t.Fatalf("between large frames the buffer is %d bytes, want the connection's own %d", len(fr.buf), initialFrameBuffer)
+		}
+	}
+	return frames, -1, fr.n > 0
+}
+
+func TestFrameReader(t *testing.T) {
+	big := strings.Repeat("b", initialFrameBuffer) // with its prefix, one byte too many
+	tests := []struct {
+		name   string
+		frames []string
+		tail   []byte // appended after the frames
+	}{
+		{"small frames", []string{"a", "", "bc", strings.Repeat("d", 1000)}, nil},
+		{"frame filling the buffer exactly", []string{"x", strings.Repeat("e", initialFrameBuffer-4), "y"}, nil},
+		{"large frame between small ones", []string{"x", big, "y", "z"}, nil},
+		{"large frames back to back", []string{big, big + big, strings.Repeat("c", 300<<10)}, nil},
+		{"incomplete large frame", []string{"x"}, frame(big)[:5000]},
+		{"incomplete prefix", []string{"x", big}, []byte{0, 0}},
+		{"frame above the limit after a large one", []string{big}, binary.BigEndian.AppendUint32(nil, 1<<20+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stream []byte
+			for _, f := range tt.frames {
+				stream = append(stream, frame(f)...)
+			}
+			stream = append(stream, tt.tail...)
+			wantFrames, wantLarge, wantPartial := splitFrames(stream, 1<<20)
+			for _, reads := range [][]int{{1 << 20}, {1}, {3, 4093, 17}, {initialFrameBuffer}, {initialFrameBuffer + 1, 2}} {
+				got, large, partial := readFrames(t, stream, 1<<20, reads)
+				if large != wantLarge || partial != wantPartial || len(got) != len(wantFrames) {
+					t.Fatalf("reads of %v: %d frames, too large %d, partial %v; want %d, %d, %v", reads, len(got), large, partial, len(wantFrames), wantLarge, wantPartial)
+				}
+				for i := range got {
+					if got[i] != wantFrames[i] {
+						t.Fatalf("reads of %v: frame %d differs (%d bytes, want %d)", reads, i, len(got[i]), len(wantFrames[i]))
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzFrameReader: whatever the stream and however it is cut into reads,
+// the frames are those of the stream, whole and in order.
+func FuzzFrameReader(f *testing.F) {
+	f.Add(append(frame("one"), frame("two")...), uint16(1), uint16(7))
+	f.Add(frame(strings.Repeat("l", 70<<10)), uint16(4096), uint16(3))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, uint16(2), uint16(2))
+	f.Fuzz(func(t *testing.T, stream []byte, r1, r2 uint16) {
+		const limit = 256 << 10
+		wantFrames, wantLarge, wantPartial := splitFrames(stream, limit)
+		got, large, partial := readFrames(t, stream, limit, []int{int(r1), int(r2)})
+		if large != wantLarge || partial != wantPartial || fmt.Sprint(got) != fmt.Sprint(wantFrames) {
+			t.Fatalf("%d frames, too large %d, partial %v; want %d, %d, %v", len(got), large, partial, len(wantFrames), wantLarge, wantPartial)
+		}
+	})
+}
