@@ -69,9 +69,92 @@ receivers:
 }
 
 func TestLimitsDefaults(t *testing.T) {
-	l := Limits{}.silence()
-	if l.MaxSilences() != DefaultMaxSilences || l.MaxSilenceSizeBytes() != DefaultMaxSilenceSize {
-		t.Fatalf("defaults: %d %d", l.MaxSilences(), l.MaxSilenceSizeBytes())
+	l, err := Limits{}.withDefaults()
+	if err != nil || l.MaxSilences != DefaultMaxSilences || l.MaxSilenceSize != DefaultMaxSilenceSize {
+		t.Fatalf("defaults: %+v %v", l, err)
+	}
+	if _, err := (Limits{MaxSilences: -1}).withDefaults(); err == nil {
+		t.Error("a negative max_silences was accepted")
+	}
+}
+
+// The silence limits follow a reload: nothing changes at Prepare, the
+// commit's lower limits refuse the next silence (the stored ones stay),
+// higher ones accept again, and limits that are not valid or come with a
+// file that does not load change nothing.
+func TestReloadSilenceLimits(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, filepath.Join(dir, "am.yml"), `
+route:
+  receiver: hook
+receivers:
+  - name: hook
+    webhook_configs:
+      - url: http://127.0.0.1:1/hook
+`)
+	r, err := New(Options{ConfigFile: cfg, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Limits: Limits{MaxSilences: 3, MaxSilenceSize: 8 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop() })
+	srv := serveRouter(t, r)
+	post := func(comment string) (int, string) {
+		code, body := httpDo(t, "POST", srv.URL+"/api/v2/silences", silenceJSON(comment))
+		return code, string(body)
+	}
+	for i := range 2 {
+		if code, body := post("maintenance"); code != http.StatusOK {
+			t.Fatalf("silence %d: %d %s", i, code, body)
+		}
+	}
+	commit, err := r.Prepare(cfg, Limits{MaxSilences: 2, MaxSilenceSize: 2 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Prepared, not committed: the running limits hold.
+	if code, body := post(strings.Repeat("m", 4<<10)); code != http.StatusOK {
+		t.Fatalf("third silence of 4 KiB before the commit: %d %s, want 200 (limits 3 and 8 KiB)", code, body)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Limits(); got != (Limits{MaxSilences: 2, MaxSilenceSize: 2 << 10}) {
+		t.Fatalf("limits after the reload: %+v", got)
+	}
+	if code, body := post("one too many"); code != http.StatusBadRequest || !strings.Contains(body, "exceeded maximum number of silences") {
+		t.Fatalf("a fourth silence with max_silences reloaded to 2: %d %.300s, want 400", code, body)
+	}
+	code, body := httpDo(t, "GET", srv.URL+"/api/v2/silences", "")
+	if code != http.StatusOK || strings.Count(string(body), `"id"`) != 3 {
+		t.Fatalf("GET /api/v2/silences: %d %.300s, want the three stored before", code, body)
+	}
+
+	// Higher limits accept again, and the size limit is the new one.
+	commit, err = r.Prepare(cfg, Limits{MaxSilences: 10, MaxSilenceSize: 2 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post(strings.Repeat("m", 4<<10)); code != http.StatusBadRequest || !strings.Contains(body, "silence exceeded maximum size") {
+		t.Fatalf("a 4 KiB silence with max_silence_size reloaded to 2 KiB: %d %.300s, want 400", code, body)
+	}
+	if code, body := post("room again"); code != http.StatusOK {
+		t.Fatalf("a silence with max_silences reloaded to 10: %d %s", code, body)
+	}
+
+	// Refused reloads leave the limits alone.
+	if _, err := r.Prepare(cfg, Limits{MaxSilences: -1}); err == nil {
+		t.Error("Prepare accepted max_silences -1")
+	}
+	writeFile(t, cfg, "route: {receiver: nobody}\n")
+	if _, err := r.Prepare(cfg, Limits{MaxSilences: 1}); err == nil {
+		t.Error("Prepare accepted a file that does not load")
+	}
+	if got := r.Limits(); got != (Limits{MaxSilences: 10, MaxSilenceSize: 2 << 10}) {
+		t.Fatalf("limits after refused reloads: %+v", got)
 	}
 }
 

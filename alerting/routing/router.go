@@ -131,6 +131,7 @@ type Router struct {
 	dispatcher atomic.Pointer[dispatch.Dispatcher]
 	inhibitor  atomic.Pointer[inhibit.Inhibitor]
 	conf       atomic.Pointer[config.Config]
+	limits     atomic.Pointer[Limits] // read by silences at every new one
 	stopped    bool
 
 	sendMu    sync.RWMutex // guards queue against Send after Stop
@@ -172,6 +173,10 @@ func New(o Options) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits, err := o.Limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	// Expired silences are kept for silenceRetention: a year of them
 	// (the automatic retention for the Seyren import) would only clutter
 	// listings.
@@ -192,6 +197,7 @@ func New(o Options) (*Router, error) {
 		queueDone: make(chan struct{}),
 		stopc:     make(chan struct{}),
 	}
+	r.limits.Store(&limits)
 	reg := o.Registerer
 	r.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "copenhagen_alerting_dropped_alerts_total",
@@ -234,7 +240,7 @@ func New(o Options) (*Router, error) {
 		Logger:        o.Logger.With("component", "silences"),
 		Metrics:       reg,
 		EventRecorder: r.recorder,
-		Limits:        o.Limits.silence(),
+		Limits:        r.silenceLimits(),
 	})
 	if err != nil {
 		_ = r.leaveCluster()
@@ -308,14 +314,24 @@ func AutoRetention(conf *config.Config) time.Duration {
 	return ret
 }
 
-// Prepare validates file for a reload; the returned commit applies it.
-// A file that does not load leaves the running configuration untouched.
-func (r *Router) Prepare(file string) (commit func() error, err error) {
+// Prepare validates file and limits for a reload; the returned commit
+// applies both. A file that does not load, or limits that are not valid,
+// leave the running configuration and limits untouched.
+func (r *Router) Prepare(file string, limits Limits) (commit func() error, err error) {
 	conf, err := Validate(file)
 	if err != nil {
 		return nil, err
 	}
-	return func() error { return r.apply(conf) }, nil
+	if limits, err = limits.withDefaults(); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := r.apply(conf); err != nil {
+			return err
+		}
+		r.limits.Store(&limits)
+		return nil
+	}, nil
 }
 
 // apply mirrors Alertmanager's app/reloader.go: every fallible step

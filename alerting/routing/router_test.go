@@ -638,11 +638,11 @@ func TestPrepareRefusesBadConfig(t *testing.T) {
 	cfg := writeFile(t, filepath.Join(dir, "am.yml"), good)
 	r := startRouter(t, cfg, t.TempDir())
 	writeFile(t, cfg, "route: {receiver: nobody}\nreceivers: [{name: hook}]\n")
-	if _, err := r.Prepare(cfg); err == nil || !strings.Contains(err.Error(), "nobody") {
+	if _, err := r.Prepare(cfg, Limits{}); err == nil || !strings.Contains(err.Error(), "nobody") {
 		t.Fatalf("Prepare accepted a route to an undefined receiver: %v", err)
 	}
 	writeFile(t, cfg, strings.Replace(good, "group_wait: 100ms", "group_wait: 50ms", 1))
-	commit, err := r.Prepare(cfg)
+	commit, err := r.Prepare(cfg, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

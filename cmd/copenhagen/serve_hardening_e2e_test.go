@@ -268,6 +268,16 @@ func TestBinarySilenceAndBodyLimits(t *testing.T) {
 	if code != 200 || !strings.Contains(body, "silenceID") {
 		t.Fatalf("normal silence: %d %s", code, body)
 	}
+	// alerting.max_silences follows a reload: lowered to the one stored,
+	// the next silence is refused.
+	must(t, os.WriteFile(p.cfg, []byte(p.expand(hardBase+"alerting:\n  config_file: am.yml\n  data_dir: {{DIR}}/alerting\n  max_silences: 1\n")), 0o644))
+	if code, body := p.do("POST", "/-/reload", "", nil); code != http.StatusOK {
+		t.Fatalf("POST /-/reload: %d %s", code, body)
+	}
+	code, body = p.do("POST", "/api/v2/silences", head+"second"+tail, map[string]string{"Content-Type": "application/json"})
+	if code != http.StatusBadRequest || !strings.Contains(body, "exceeded maximum number of silences") {
+		t.Errorf("a second silence after max_silences was reloaded to 1: %d %.300s, want 400", code, body)
+	}
 	// /-/reload and other writes are bounded too.
 	req, _ = http.NewRequest("POST", p.base+"/-/reload", &zeros{20 << 20})
 	req.ContentLength = 20 << 20

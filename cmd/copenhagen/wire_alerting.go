@@ -30,7 +30,7 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 		QueueSize:           ac.QueueSize,
 		SeyrenURL:           ac.SeyrenURL,
 		Cluster:             clusterOptions(ac.Cluster),
-		Limits:              routing.Limits{MaxSilences: ac.MaxSilences, MaxSilenceSize: int(ac.MaxSilenceSize)},
+		Limits:              silenceLimits(ac),
 		Logger:              a.logger.With("component", "alerting"),
 		Registerer:          a.reg,
 	})
@@ -58,11 +58,11 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 		}
 		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
 			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
-			!reflect.DeepEqual(n.Cluster, running.Cluster) ||
-			n.MaxSilences != running.MaxSilences || n.MaxSilenceSize != running.MaxSilenceSize {
-			a.logger.Warn("alerting settings other than config_file changed; they take effect at the next restart")
+			!reflect.DeepEqual(n.Cluster, running.Cluster) {
+			a.logger.Warn("alerting settings other than config_file, max_silences and max_silence_size changed; they take effect at the next restart")
 		}
-		commit, err := r.Prepare(string(n.ConfigFile))
+		limits := silenceLimits(n)
+		commit, err := r.Prepare(string(n.ConfigFile), limits)
 		if err != nil {
 			return nil, err
 		}
@@ -71,10 +71,17 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 				a.logger.Error("applying the Alertmanager configuration", "err", err)
 				return
 			}
-			a.logger.Info("Alertmanager configuration reloaded", "file", n.ConfigFile)
+			a.logger.Info("Alertmanager configuration reloaded", "file", n.ConfigFile,
+				"max_silences", limits.MaxSilences, "max_silence_size", limits.MaxSilenceSize)
 		}, nil
 	})
 	return r, nil
+}
+
+// silenceLimits are alerting.max_silences and max_silence_size, which
+// follow reloads.
+func silenceLimits(ac config.AlertingConfig) routing.Limits {
+	return routing.Limits{MaxSilences: ac.MaxSilences, MaxSilenceSize: int(ac.MaxSilenceSize)}
 }
 
 func alertingDataDir(cfg *config.Config) string {
