@@ -28,6 +28,21 @@ type running struct {
 	app    *app
 	cancel context.CancelFunc
 	done   chan error
+	logs   *syncBuffer // everything it logged
+}
+
+var topStorage = regexp.MustCompile(`(?m)^storage:[ \t]*\n`)
+
+// withStoragePath sets storage.path in yml, which has none.
+func withStoragePath(t *testing.T, yml, path string) string {
+	t.Helper()
+	if loc := topStorage.FindStringIndex(yml); loc != nil {
+		return yml[:loc[1]] + fmt.Sprintf("  path: %q\n", path) + yml[loc[1]:]
+	}
+	if regexp.MustCompile(`(?m)^storage:`).MatchString(yml) {
+		t.Fatalf("write storage.path into this storage section yourself:\n%s", yml)
+	}
+	return yml + fmt.Sprintf("\nstorage:\n  path: %q\n", path)
 }
 
 func (r *running) udpAddr() string { return r.app.statsd.udp.Addr().String() }
@@ -66,18 +81,27 @@ func start(t *testing.T, yml string) *running {
 		}
 	}
 	if cfg.Storage.Path == def.Storage.Path {
-		cfg.Storage.Path = config.Path(filepath.Join(dir, "data"))
+		// In the file, not in cfg: a reload reads the file again, and
+		// must find what runs.
+		yml = withStoragePath(t, yml, filepath.Join(dir, "data"))
+		if err := os.WriteFile(file, []byte(yml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if cfg, err = config.Load(file); err != nil {
+			t.Fatalf("config:\n%s\n%v", yml, err)
+		}
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	var logw io.Writer = logs
 	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		logw = io.MultiWriter(logs, os.Stderr)
 	}
-	a, err := newApp(file, cfg, logger)
+	a, err := newApp(file, cfg, slog.New(slog.NewTextHandler(logw, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{app: a, cancel: cancel, done: make(chan error, 1)}
+	r := &running{app: a, cancel: cancel, done: make(chan error, 1), logs: logs}
 	go func() { r.done <- a.run(ctx) }()
 	t.Cleanup(func() {
 		cancel()

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 
 	"github.com/copenhagen-obs/copenhagen/alerting"
 	"github.com/copenhagen-obs/copenhagen/alerting/routing"
@@ -56,17 +55,17 @@ func (a *app) buildAlerting(cfg *config.Config) (alerting.Sender, error) {
 			a.logger.Warn("alerting.config_file removed: in-process routing keeps running until the next restart")
 			return nil, nil
 		}
-		if n.DataDir != running.DataDir || n.ExternalURL != running.ExternalURL || n.Retention != running.Retention ||
-			n.SeyrenURL != running.SeyrenURL || n.QueueSize != running.QueueSize || n.SnapshotInterval != running.SnapshotInterval ||
-			!reflect.DeepEqual(n.Cluster, running.Cluster) {
-			a.logger.Warn("alerting settings other than config_file, max_silences and max_silence_size changed; they take effect at the next restart")
-		}
+		// alertmanagers belong to rule evaluation (wire_rules.go).
+		changed := changedKeys("alerting", running, n, "config_file", "max_silences", "max_silence_size", "alertmanagers")
 		limits := silenceLimits(n)
 		commit, err := r.Prepare(string(n.ConfigFile), limits)
 		if err != nil {
 			return nil, err
 		}
 		return func() {
+			if len(changed) > 0 {
+				a.logger.Warn("alerting settings changed in the file; they take effect at the next restart", "keys", changed)
+			}
 			if err := commit(); err != nil {
 				a.logger.Error("applying the Alertmanager configuration", "err", err)
 				return

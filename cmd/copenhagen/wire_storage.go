@@ -61,6 +61,11 @@ func (a *app) buildStorage(cfg *config.Config) (*cstorage.Storage, error) {
 		return err
 	}})
 
+	// Compared with what the storage was opened with, not with the last
+	// file read: a setting changed at the last reload still waits for a
+	// restart. Reported when the reload is applied, not when it is
+	// prepared: a reload refused later changes nothing.
+	running := cfg.Storage
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
 		rws, err := remoteWriteConfigs(next.RemoteWrite)
 		if err != nil {
@@ -69,10 +74,11 @@ func (a *app) buildStorage(cfg *config.Config) (*cstorage.Storage, error) {
 		if err := cstorage.ValidateRemoteWrite(rws); err != nil {
 			return nil, err
 		}
-		if next.Storage != a.cfg.Storage {
-			a.logger.Warn("storage settings changed in the file; they take effect at the next restart (remote_write is reloaded now)")
-		}
+		changed := changedKeys("storage", running, next.Storage)
 		return func() {
+			if len(changed) > 0 {
+				a.logger.Warn("storage settings changed in the file; they take effect at the next restart (remote_write is reloaded now)", "keys", changed)
+			}
 			if err := st.ApplyRemoteWrite(rws); err != nil {
 				a.logger.Error("remote_write reload failed", "err", err)
 			}
