@@ -446,9 +446,6 @@ func (a *app) reloadLocked() error {
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP.Listen != a.cfg.HTTP.Listen {
-		a.logger.Warn("http.listen changed in the file; it takes effect at the next restart")
-	}
 	var commits []func()
 	for _, r := range a.reloaders {
 		commit, err := r(cfg)
@@ -456,6 +453,9 @@ func (a *app) reloadLocked() error {
 			return err
 		}
 		commits = append(commits, commit)
+	}
+	if cfg.HTTP.Listen != a.cfg.HTTP.Listen {
+		a.logger.Warn("http.listen changed in the file; it takes effect at the next restart")
 	}
 	for _, c := range commits {
 		if c != nil {

@@ -63,13 +63,53 @@ func TestReloadReportsOnlyWhatChanged(t *testing.T) {
 	}
 
 	// A reload that a later part refuses applies nothing and reports
-	// nothing as changed.
+	// nothing as changed, whatever the file changed.
+	changed = strings.Replace(changed, "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:1\n", 1)
+	changed = strings.Replace(changed, "udp: 127.0.0.1:0\n", "udp: 127.0.0.1:2\n", 1)
+	must(t, os.WriteFile(file, []byte(changed), 0o644))
 	r.app.mu.Lock()
 	r.app.reloaders = append(r.app.reloaders, func(*config.Config) (func(), error) {
 		return nil, errors.New("refused by a later part")
 	})
 	r.app.mu.Unlock()
-	if logged := reload(true); strings.Contains(logged, "settings changed") || !strings.Contains(logged, "refused by a later part") {
+	if logged := reload(true); strings.Contains(logged, "changed") || strings.Contains(logged, "next restart") ||
+		!strings.Contains(logged, "refused by a later part") {
 		t.Errorf("a refused reload logged:\n%s", logged)
+	}
+}
+
+// Agent mode keeps no queryable data: rules.files without rules.query_url
+// are refused when the file is loaded, at start and at reload alike
+// (buildRules relies on it and no longer checks again). Adding rules with
+// a query URL to an agent that started without them waits for a restart.
+func TestAgentRulesNeedQueryURL(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yml")
+	must(t, os.WriteFile(rules, []byte("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vector(1)\n"), 0o644))
+	agent := "storage:\n  mode: agent\n  path: " + filepath.Join(dir, "wal") + "\n"
+	bad := filepath.Join(dir, "bad.yml")
+	must(t, os.WriteFile(bad, []byte(agent+"rules:\n  files: ["+rules+"]\n"), 0o644))
+	const want = "rules.files: storage.mode agent keeps no queryable data"
+	if _, err := loadConfig(bad); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("loading agent mode with rules and no query_url: %v, want %q", err, want)
+	}
+
+	r := start(t, agent)
+	file := r.app.configFile
+	orig, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(file, append(orig, []byte("rules:\n  files: ["+rules+"]\n")...), 0o644))
+	if err := r.app.reload(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("reload adding rules to an agent without query_url: %v, want %q", err, want)
+	}
+	must(t, os.WriteFile(file, append(orig, []byte("rules:\n  files: ["+rules+"]\n  query_url: http://127.0.0.1:1/\n")...), 0o644))
+	mark := len(r.logs.String())
+	if err := r.app.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if logged := r.logs.String()[mark:]; !strings.Contains(logged, "take effect at the next restart") {
+		t.Errorf("reload adding rules and query_url to an agent logged:\n%s", logged)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -32,12 +31,6 @@ type ruleWiring struct {
 // /api/v1/alertmanagers, and reloads that keep alert state.
 func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alerting.Sender) (*ruleWiring, error) {
 	rc := cfg.Rules
-	if st == nil {
-		if len(rc.Files) > 0 {
-			return nil, errors.New("rules.files: rule evaluation needs the storage")
-		}
-		return nil, nil
-	}
 	var qf rules.QueryFunc
 	var restore storage.Queryable
 	q, qerr := st.Queryable() // an error in agent mode
@@ -61,15 +54,17 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 		restore = evaluate.MergeQueryables(restore, remote)
 	} else if qerr == nil {
 		qf = evaluate.LocalQueryFunc(st.Engine(), q)
-	} else if len(rc.Files) > 0 {
-		return nil, fmt.Errorf("rules.files: storage.mode %s keeps no queryable data; set rules.query_url to evaluate rules against a remote query API", st.Mode())
 	} else {
-		// Agent mode without rules: nothing to evaluate.
+		// Agent mode without rules.query_url, so without rules.files:
+		// config.Validate refuses those (checkRulesNeedQueries), for
+		// `check config` and `run` alike. Nothing to evaluate.
 		a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
-			if len(next.Rules.Files) > 0 || len(next.Alerting.Alertmanagers) > 0 {
-				a.logger.Warn("rules.files and alerting.alertmanagers were added in the file; they take effect at the next restart (and need rules.query_url in agent mode)")
+			if len(next.Rules.Files) == 0 && len(next.Alerting.Alertmanagers) == 0 {
+				return nil, nil
 			}
-			return nil, nil
+			return func() {
+				a.logger.Warn("rules.files and alerting.alertmanagers were added in the file; they take effect at the next restart")
+			}, nil
 		})
 		return nil, nil
 	}
@@ -136,10 +131,7 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 
 	a.reloaders = append(a.reloaders, func(next *config.Config) (func(), error) {
 		nr := next.Rules
-		if nr.QueryURL != rc.QueryURL || nr.QueryTimeout != rc.QueryTimeout || nr.OutageTolerance != rc.OutageTolerance ||
-			nr.ForGracePeriod != rc.ForGracePeriod || nr.ResendDelay != rc.ResendDelay || nr.NoDataIntervals != rc.NoDataIntervals {
-			a.logger.Warn("rules settings other than files and evaluation_interval changed; they take effect at the next restart")
-		}
+		changed := changedKeys("rules", rc, nr, "files", "evaluation_interval")
 		if err := ev.Check(paths(nr.Files)); err != nil {
 			return nil, fmt.Errorf("rules.files: %w", err)
 		}
@@ -148,6 +140,9 @@ func (a *app) buildRules(cfg *config.Config, st *cstorage.Storage, local alertin
 			return nil, fmt.Errorf("alerting.alertmanagers: %w", err)
 		}
 		return func() {
+			if len(changed) > 0 {
+				a.logger.Warn("rules settings changed in the file; they take effect at the next restart", "keys", changed)
+			}
 			if err := apply(); err != nil {
 				a.logger.Error("alerting.alertmanagers reload failed", "err", err)
 			}

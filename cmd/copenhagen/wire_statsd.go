@@ -141,10 +141,11 @@ func (a *app) buildStatsD(cfg *config.Config, st *cstorage.Storage) (*statsdWiri
 		if err != nil {
 			return nil, fmt.Errorf("statsd.mapping_file: %w", err)
 		}
-		if n.UDP != sc.UDP || n.TCP != sc.TCP || n.Unixgram != sc.Unixgram || fmt.Sprint(n.Relay) != fmt.Sprint(sc.Relay) {
-			a.logger.Warn("statsd listener addresses and relay targets changed in the file; they take effect at the next restart")
-		}
+		restart := n.UDP != sc.UDP || n.TCP != sc.TCP || n.Unixgram != sc.Unixgram || fmt.Sprint(n.Relay) != fmt.Sprint(sc.Relay)
 		return func() {
+			if restart { // said when applied: a reload refused later changes nothing
+				a.logger.Warn("statsd listener addresses and relay targets changed in the file; they take effect at the next restart")
+			}
 			translator.SetMapper(m)
 			a.logger.Info("StatsD mapping reloaded", "file", n.MappingFile, "mapping_rules", m.Rules())
 		}, nil
