@@ -73,22 +73,22 @@ func start(t *testing.T, yml string) *running {
 		t.Fatalf("config:\n%s\n%v", yml, err)
 	}
 	// What the test did not choose must not touch the machine's well-known
-	// ports or the working directory.
+	// ports or the working directory. storage.path goes into the file,
+	// not into cfg: a reload reads the file again and must find what runs
+	// (no reload compares the Graphite listener addresses).
 	def := config.Default()
-	for _, l := range []*string{&cfg.Graphite.TCP, &cfg.Graphite.UDP, &cfg.Graphite.Pickle} {
-		if *l != "" && (*l == def.Graphite.TCP || *l == def.Graphite.UDP || *l == def.Graphite.Pickle) {
-			*l = "127.0.0.1:0"
-		}
-	}
 	if cfg.Storage.Path == def.Storage.Path {
-		// In the file, not in cfg: a reload reads the file again, and
-		// must find what runs.
 		yml = withStoragePath(t, yml, filepath.Join(dir, "data"))
 		if err := os.WriteFile(file, []byte(yml), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if cfg, err = config.Load(file); err != nil {
 			t.Fatalf("config:\n%s\n%v", yml, err)
+		}
+	}
+	for _, l := range []*string{&cfg.Graphite.TCP, &cfg.Graphite.UDP, &cfg.Graphite.Pickle} {
+		if *l != "" && (*l == def.Graphite.TCP || *l == def.Graphite.UDP || *l == def.Graphite.Pickle) {
+			*l = "127.0.0.1:0"
 		}
 	}
 	logs := &syncBuffer{}
