@@ -13,8 +13,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/prometheus/statsd_exporter/pkg/mapper"
-
 	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
@@ -191,7 +189,8 @@ func redactedURL(s string) string {
 
 // timerHistograms tells the import how each StatsD timer is stored, from
 // the statsd mapping ("" is statsd_exporter's behaviour without one:
-// observers become summaries, so no note).
+// observers become summaries, so no note): names.Mapper.Histogram, the
+// layout ingestion stores.
 func timerHistograms(statsdMapping string) (seyren.TimerHistogramFunc, error) {
 	if statsdMapping == "" {
 		return nil, nil
@@ -200,28 +199,5 @@ func timerHistograms(statsdMapping string) (seyren.TimerHistogramFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping %s: %w", statsdMapping, err)
 	}
-	def := m.Defaults()
-	return func(timer string) (seyren.TimerHistogram, bool) {
-		r := m.Map(timer, names.Observer)
-		if r.Drop {
-			return seyren.TimerHistogram{}, false
-		}
-		typ := def.ObserverType
-		opts := def.HistogramOptions
-		if r.Rule != nil {
-			if r.Rule.ObserverType != "" {
-				typ = r.Rule.ObserverType
-			}
-			if r.Rule.HistogramOptions != nil {
-				opts = *r.Rule.HistogramOptions
-			}
-		}
-		if len(opts.Buckets) == 0 {
-			opts.Buckets = def.HistogramOptions.Buckets
-		}
-		if typ != mapper.ObserverTypeHistogram {
-			return seyren.TimerHistogram{}, false
-		}
-		return seyren.TimerHistogram{Buckets: opts.Buckets, NativeFactor: opts.NativeHistogramBucketFactor}, true
-	}, nil
+	return seyren.TimerHistograms(m), nil
 }
