@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/model/histogram"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/util/teststorage"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/statsd"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
+	"github.com/copenhagen-obs/copenhagen/translate/series"
 	"github.com/copenhagen-obs/copenhagen/translate/storage"
 )
 
@@ -38,87 +38,33 @@ func etsyStats(obs []float64, flush time.Duration) map[string]float64 {
 	}
 }
 
-// storeTimer writes a StatsD timer the way ingestion stores it under the
-// mapping's layout: every flush (at 0, flush, 2·flush ... until end) adds
-// the same observations (ms) to a native histogram and/or classic
-// _bucket, _count and _sum counters, in seconds.
+// base is when the test's series are created; flush k is at base + k·flush.
+var base = time.UnixMilli(1_800_000_000_000)
+
+// storeTimer sends a StatsD timer through ingestion (translate/series,
+// with the mapping's layout) and appends what it stores to st: every
+// flush, at base + flush, base + 2·flush ... base + end, observes the same
+// values (ms).
 func storeTimer(t *testing.T, st *teststorage.TestStorage, m *names.Mapper, timer string, obs []float64, flush, end time.Duration) {
 	t.Helper()
-	res := m.Map(timer, names.Observer)
-	l, ok := m.Histogram(res.Rule)
-	if !ok {
-		t.Fatalf("%s is not a histogram in %s", timer, m.File())
-	}
-	lbls := func(name string, extra ...string) labels.Labels {
-		b := labels.NewScratchBuilder(len(res.Labels) + 2)
-		b.Add(labels.MetricName, name)
-		for k, v := range res.Labels {
-			b.Add(k, v)
-		}
-		for i := 0; i+1 < len(extra); i += 2 {
-			b.Add(extra[i], extra[i+1])
-		}
-		b.Sort()
-		return b.Labels()
-	}
-	app := st.Appender(t.Context())
-	schema := l.NativeSchema()
-	counts := map[int]float64{}
-	classic := make([]float64, len(l.Classic))
-	var n, sum float64
-	for at := time.Duration(0); at <= end; at += flush {
+	s := series.New(series.Options{Now: func() time.Time { return base }}, nil)
+	w := series.NewTranslator(s, m, nil, nil).NewWorker()
+	var l statsd.Line
+	for at := flush; at <= end; at += flush {
 		for _, ms := range obs {
-			s := ms / 1000
-			n++
-			sum += s
-			// Bucket i of a schema > 0 holds (2^((i-1)/2^schema), 2^(i/2^schema)].
-			counts[int(math.Ceil(math.Log2(s)*math.Exp2(float64(schema))))]++
-			for i, b := range l.Classic {
-				if s <= b {
-					classic[i]++
-				}
-			}
-		}
-		ts := at.Milliseconds()
-		if l.Native() {
-			idx := make([]int, 0, len(counts))
-			for i := range counts {
-				idx = append(idx, i)
-			}
-			slices.Sort(idx)
-			fh := &histogram.FloatHistogram{
-				Schema: schema, ZeroThreshold: math.Ldexp(1, -128), Count: n, Sum: sum,
-				PositiveSpans: []histogram.Span{{Offset: int32(idx[0]), Length: uint32(idx[len(idx)-1] - idx[0] + 1)}},
-			}
-			for i := idx[0]; i <= idx[len(idx)-1]; i++ {
-				fh.PositiveBuckets = append(fh.PositiveBuckets, counts[i])
-			}
-			if err := fh.Validate(); err != nil {
+			if err := l.Parse([]byte(timer + ":" + strconv.FormatFloat(ms, 'g', -1, 64) + "|ms")); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := app.AppendHistogram(0, lbls(res.Name), ts, nil, fh); err != nil {
-				t.Fatal(err)
-			}
+			w.Metric(&l)
 		}
-		if len(l.Classic) > 0 {
-			for i, b := range l.Classic {
-				if _, err := app.Append(0, lbls(res.Name+"_bucket", "le", strconv.FormatFloat(b, 'g', -1, 64)), ts, classic[i]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for name, v := range map[string]float64{"_bucket": n, "_count": n, "_sum": sum} {
-				extra := []string{}
-				if name == "_bucket" {
-					extra = []string{"le", "+Inf"}
-				}
-				if _, err := app.Append(0, lbls(res.Name+name, extra...), ts, v); err != nil {
-					t.Fatal(err)
-				}
-			}
+		w.Flush()
+		app := st.Appender(t.Context())
+		if _, err := s.AppendTo(app, base.Add(at).UnixMilli()); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := app.Commit(); err != nil {
-		t.Fatal(err)
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -232,7 +178,7 @@ func TestNativeGlobSkipsClassicSeries(t *testing.T) {
 
 func eval(t *testing.T, eng *promql.Engine, st *teststorage.TestStorage, q string, at time.Duration) promql.Vector {
 	t.Helper()
-	qry, err := eng.NewInstantQuery(t.Context(), st, nil, q, time.Unix(0, 0).Add(at))
+	qry, err := eng.NewInstantQuery(t.Context(), st, nil, q, base.Add(at))
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
@@ -254,4 +200,26 @@ func evalOne(t *testing.T, eng *promql.Engine, st *teststorage.TestStorage, q st
 		t.Fatalf("%s: %v, want one float", q, v)
 	}
 	return v[0].F
+}
+
+// The bound the notes quote (names.HistogramLayout.NativeSchema) must be
+// the resolution ingestion really stores for the same factor.
+func TestNativeBoundIsIngestionSchema(t *testing.T) {
+	for _, factor := range []float64{1.001, 1.02, 1.05, 1.1, 1.5, 2, 4, 300, 65536} {
+		f := strconv.FormatFloat(factor, 'g', -1, 64)
+		m, err := names.Parse([]byte("defaults:\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: "+f+"\n"), "factor.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := teststorage.New(t)
+		storeTimer(t, st, m, "api.latency", []float64{30}, 10*time.Second, 10*time.Second)
+		v := eval(t, storage.NewEngine(storage.Options{}), st, "api_latency", 10*time.Second)
+		l, _ := m.Histogram(nil)
+		if len(v) != 1 || v[0].H == nil {
+			t.Fatalf("factor %s: %v, want one native histogram", f, v)
+		}
+		if v[0].H.Schema != l.NativeSchema() {
+			t.Errorf("factor %s: stored schema %d, the notes say %d", f, v[0].H.Schema, l.NativeSchema())
+		}
+	}
 }
