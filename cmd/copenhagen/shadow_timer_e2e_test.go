@@ -182,3 +182,25 @@ shadow:
 			native.Agree, native.Disagree, native.Reasons, evidence(t, filepath.Join(runs[1].dir, "shadow"), "lat"))
 	}
 }
+
+// The rules imported over native timers must load in the Prometheus the
+// tests run (2.42): promtool checks them and runs their unit tests. That is
+// why the mean is histogram_sum / histogram_count and not histogram_avg,
+// which promtool 2.42 refuses as an unknown function.
+func TestImportSeyrenNativeTimerRulesPromtool(t *testing.T) {
+	tools := seyrenTools(t)
+	dir := t.TempDir()
+	out, errs, code := cli(t, "import", "seyren", "--from", "testdata/timer_stats_checks.json", "--out", dir, "--statsd-mapping", "testdata/timer_native.yml")
+	if code != 0 {
+		t.Fatalf("code %d\n%s%s", code, out, errs)
+	}
+	rep := readSeyrenReport(t, dir)
+	for _, c := range rep.Checks {
+		if !strings.Contains(c.ValueExpr, "histogram_") || strings.Contains(c.ValueExpr, "_bucket") || strings.Contains(c.ValueExpr, "_count{") {
+			t.Errorf("check %s: value %s, want the native histogram's functions", c.ID, c.ValueExpr)
+		}
+	}
+	if err := tools.CheckDir(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+}
