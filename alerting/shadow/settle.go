@@ -629,7 +629,8 @@ func (s *Shadow) settleEvidence(checkID string, at time.Time, final string, se *
 }
 
 // restoreSettles queues the settles a previous run saved, for checks
-// still known, and recounts each check's pending settles from them.
+// still known, due at their instant plus the current delay (overdue ones
+// run at once), and recounts each check's pending settles from them.
 func (s *Shadow) restoreSettles(saved []*pendingSettle) {
 	for _, st := range s.stats {
 		st.Settle.Pending = 0
@@ -641,6 +642,8 @@ func (s *Shadow) restoreSettles(saved []*pendingSettle) {
 		if len(s.settle.queue) >= s.settle.max {
 			break
 		}
+		// The delay of the running configuration: a reload may change it.
+		ps.Due = ps.At.Add(s.settle.delay)
 		heap.Push(&s.settle.queue, ps)
 		if st := s.stats[ps.CheckID]; st != nil {
 			st.Settle.Pending++
