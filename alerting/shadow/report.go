@@ -154,6 +154,9 @@ func (s *Shadow) Report() Report {
 		c.Settle = st.Settle.clone()
 		c.SeyrenStates, c.seyrenStates = nil, nil
 		c.Verdict, c.Why = verdict(&c, s.opts.MinEvaluations, s.opts.MinEpisodes)
+		if c.Verdict == VerdictDiverging && c.Settle.Pending > 0 {
+			c.Why += fmt.Sprintf(" (%d disagreements awaiting their settled pass)", c.Settle.Pending)
+		}
 		if def.bad != "" {
 			c.Verdict, c.Why = VerdictNotComparable, "invalid check: "+def.bad
 		}

@@ -379,7 +379,9 @@ func (s *Shadow) runSettle(ps *pendingSettle) {
 		}
 	}
 	s.m.requests.WithLabelValues(outcome).Inc()
-	res := Run(series, err, def.th, def.check.AllowNoData, maps.Clone(ps.Before))
+	last := LastStates{}
+	maps.Copy(last, ps.Before)
+	res := Run(series, err, def.th, def.check.AllowNoData, last)
 	p, stateFrom := s.settledPromSide(ctx, def, ps)
 	cc := compareContext{kind: def.kind, minStep: ps.MinStep, prevGraphite: ps.PrevGraphite, prevPromQL: ps.PrevPromQL,
 		hasPrev: ps.HasPrev, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -388,4 +389,219 @@ func isNumber(text string, want float64) bool {
 func mustJSON(v any) string {
 	b, _ := json.MarshalIndent(v, "", " ")
 	return string(b)
+}
+
+// recordedGraphite serves graphite-web's answers recorded by
+// TestSettleAgainstLegacyStack: the late target's first render lacks the
+// last point, every later one has it. Every render must be for now=t0.
+type recordedGraphite struct {
+	t   *testing.T
+	t0  int64
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	lateN   int
+	block   bool          // hold the late target's later renders until the client gives up
+	blocked chan struct{} // a held render arrived
+}
+
+func newRecordedGraphite(t *testing.T) *recordedGraphite {
+	t.Helper()
+	var meta struct {
+		T0 int64 `json:"t0"`
+	}
+	if err := json.Unmarshal(readTestdata(t, "meta.json"), &meta); err != nil {
+		t.Fatal(err)
+	}
+	g := &recordedGraphite{t: t, t0: meta.T0, blocked: make(chan struct{}, 8)}
+	late, settled, wrong := readTestdata(t, "late-t0.json"), readTestdata(t, "late-t0-settled.json"), readTestdata(t, "wrong-t0.json")
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("now") != fmt.Sprint(g.t0) || q.Get("from") != "-20s" || q.Get("until") != "-1s" {
+			http.Error(w, "unexpected render "+r.URL.RawQuery, http.StatusBadRequest)
+			return
+		}
+		switch q.Get("target") {
+		case "stats.gauges.settletest.x":
+			g.mu.Lock()
+			g.lateN++
+			n, block := g.lateN, g.block
+			g.mu.Unlock()
+			if n == 1 {
+				w.Write(late)
+				return
+			}
+			if block {
+				g.blocked <- struct{}{}
+				<-r.Context().Done()
+				return
+			}
+			w.Write(settled)
+		case settleWrongTarget:
+			w.Write(wrong)
+		default:
+			http.Error(w, "unknown target", http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "settle", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (g *recordedGraphite) setBlock(b bool) {
+	g.mu.Lock()
+	g.block = b
+	g.mu.Unlock()
+}
+
+// TestSettleRecordedRestart, over graphite-web's recorded answers: the
+// pending queue is bounded (a disagreement beyond it keeps its
+// provisional class, counted as dropped), pending settles survive Stop
+// in state.json, including one Stop cut short, and the next Shadow over
+// the same directory settles them: the late point becomes timing.
+func TestSettleRecordedRestart(t *testing.T) {
+	g := newRecordedGraphite(t)
+	rig := newSettleRig(t)
+	t0 := time.Unix(g.t0, 0)
+	rig.add(t, "settletest_x", 50, seconds(t0, -30, -6)...)
+	rig.add(t, "settletest_x", 150, t0.Add(-3*time.Second))
+	rig.add(t, "settletest_y", 50, seconds(t0, -30, -3)...)
+	client, err := graphiteweb.NewClient(g.srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	open := func(delay time.Duration, reg *prometheus.Registry) *Shadow {
+		t.Helper()
+		s, err := New(Options{Graphite: client, Checks: rig.checks, QueryFunc: rig.qf, Dir: dir, Timeout: 5 * time.Second,
+			Concurrency: 1, MinEvaluations: 1, SettleDelay: delay, SettleQueue: 1, Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	// A queue of one: the second disagreement is not settled.
+	reg := prometheus.NewRegistry()
+	s := open(time.Hour, reg)
+	late := rig.evaluate(t, s, "late", t0)
+	wrong := rig.evaluate(t, s, "wrong", t0)
+	if late.Reasons[ReasonUnexplained] != 1 || late.Settle.Pending != 1 {
+		t.Errorf("late: reasons %v settle %+v, want one unexplained disagreement pending", late.Reasons, late.Settle)
+	}
+	if wrong.Reasons[ReasonUnexplained] != 1 || wrong.Settle.Dropped != 1 || wrong.Settle.Pending != 0 {
+		t.Errorf("wrong: reasons %v settle %+v, want unexplained, dropped by the full queue", wrong.Reasons, wrong.Settle)
+	}
+	if v := testutil.ToFloat64(s.settle.outcomes.WithLabelValues(SettleDroppedFull)); v != 1 {
+		t.Errorf("settles_total{dropped_full} = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(s.settle.settled.WithLabelValues("wrong", ReasonUnexplained)); v != 1 {
+		t.Errorf("a dropped settle counts its provisional class as settled: settled_disagreements_total{wrong,unexplained} = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(s.settle.pending); v != 1 {
+		t.Errorf("settles_pending = %v, want 1", v)
+	}
+	s.Stop()
+	var saved savedState
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "state.json")), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved.Pending) != 1 || saved.Pending[0].CheckID != "late" || !saved.Pending[0].At.Equal(t0) || saved.Pending[0].Reason != ReasonUnexplained {
+		t.Fatalf("state.json pending settles: %s", mustJSON(saved.Pending))
+	}
+
+	// Overdue after a restart: settled at once, but this graphite-web
+	// hangs and Stop cuts the render short: saved again, not lost.
+	g.setBlock(true)
+	s = open(time.Millisecond, prometheus.NewRegistry())
+	select {
+	case <-g.blocked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the restored settle never rendered")
+	}
+	s.Stop()
+	saved = savedState{}
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "state.json")), &saved); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved.Pending) != 1 || saved.Pending[0].CheckID != "late" {
+		t.Fatalf("a settle Stop interrupted is not saved: %s", mustJSON(saved.Pending))
+	}
+	if c := saved.Checks["late"]; c == nil || c.Settle.Pending != 1 || c.Reasons[ReasonUnexplained] != 1 {
+		t.Fatalf("late after the interrupted settle: %s", mustJSON(c))
+	}
+
+	// graphite-web answers again: the point is in, the mismatch is gone.
+	g.setBlock(false)
+	reg = prometheus.NewRegistry()
+	s = open(time.Millisecond, reg)
+	defer s.Stop()
+	late = waitCheck(t, s, "late", func(c CheckStats) bool { return c.Settle.Pending == 0 })
+	if late.Reasons[ReasonTiming] != 1 || late.Reasons[ReasonUnexplained] != 0 || late.Settle.Timing != 1 ||
+		late.Settle.Reclassed[ReasonUnexplained+"->"+ReasonTiming] != 1 {
+		t.Errorf("late after restart: reasons %v settle %+v, want timing", late.Reasons, late.Settle)
+	}
+	ev := lastEvidence(t, dir, "late")
+	if ev.Reason != ReasonTiming || ev.ProvisionalReason != ReasonUnexplained || ev.Settled == nil || len(ev.Settled.GraphiteValues) != 1 ||
+		!isNumber(ev.Settled.GraphiteValues[0].Value, 150) || ev.Settled.PromQL != Warn {
+		t.Errorf("late evidence after restart: %s", mustJSON(ev))
+	}
+	if v := testutil.ToFloat64(s.settle.settled.WithLabelValues("late", ReasonTiming)); v != 1 {
+		t.Errorf("settled_disagreements_total{late,timing} = %v, want 1", v)
+	}
+	if w := checkReport(s, "wrong"); w.Reasons[ReasonUnexplained] != 1 || w.Verdict != VerdictDiverging {
+		t.Errorf("wrong after restart: %+v", w)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The settled pass evaluates the alert conditions with the value
+// expression in place of seyren_check_value, and refuses what it cannot
+// substitute exactly.
+func TestSubstituteValue(t *testing.T) {
+	value := `label_replace(last_over_time(x[19s] offset 1s), "check_id", "a", "", "") or last_over_time(seyren_check_value{check_id="a"}[6s])`
+	for _, tc := range []struct {
+		name, alert, want, err string
+	}{
+		{"warning", `seyren_check_value{check_id="a"} >= 100 < 200`,
+			`(` + value + `) >= 100 < 200`, ""},
+		{"critical lower is worse", `seyren_check_value{check_id="a"} <= 5`, `(` + value + `) <= 5`, ""},
+		{"bare", `seyren_check_value{check_id="a"}`, `(` + value + `)`, ""},
+		{"in a function", `abs(seyren_check_value{check_id="a"}) > 1`, `abs((` + value + `)) > 1`, ""},
+		{"over a range", `max_over_time(seyren_check_value{check_id="a"}[5m]) > 1`, "", "over a range"},
+		{"not the value", `up == 0`, "", "does not read seyren_check_value"},
+		{"unparsable", `seyren_check_value >=`, "", "alert condition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := substituteValue(tc.alert, value)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %q, %v; want an error with %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
 }
