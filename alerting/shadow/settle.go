@@ -572,6 +572,7 @@ func (s *Shadow) applySettle(def *checkDef, ps *pendingSettle, o Outcome, res Ru
 	s.dirty = true
 	s.mu.Unlock()
 	s.settle.pending.Set(float64(n))
+	s.opts.Logger.Debug("shadow: disagreement settled", "check_id", id, "at", ps.At, "provisional", ps.Reason, "settled", final, "outcome", outcome)
 	s.settle.outcomes.WithLabelValues(outcome).Inc()
 	s.settle.settled.WithLabelValues(id, final).Inc()
 
