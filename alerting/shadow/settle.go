@@ -529,7 +529,13 @@ func substituteValue(alertExpr, valueExpr string) (string, error) {
 	for _, swap := range swaps {
 		swap()
 	}
-	return e.String(), nil
+	// The value must still type-check in its new place (a scalar value
+	// would need a bool comparison).
+	out := e.String()
+	if _, err := parser.NewParser(parser.Options{}).ParseExpr(out); err != nil {
+		return "", fmt.Errorf("alert condition %q with the value expression in place: %w", alertExpr, err)
+	}
+	return out, nil
 }
 
 // applySettle moves the disagreement to its settled class and records

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -590,9 +591,14 @@ func TestSubstituteValue(t *testing.T) {
 		{"over a range", `max_over_time(seyren_check_value{check_id="a"}[5m]) > 1`, "", "over a range"},
 		{"not the value", `up == 0`, "", "does not read seyren_check_value"},
 		{"unparsable", `seyren_check_value >=`, "", "alert condition"},
+		{"scalar value", `seyren_check_value{check_id="a"} >= 100`, "", "with the value expression in place"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := substituteValue(tc.alert, value)
+			v := value
+			if tc.name == "scalar value" {
+				v = "1"
+			}
+			got, err := substituteValue(tc.alert, v)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("got %q, %v; want an error with %q", got, err, tc.err)
@@ -607,4 +613,25 @@ func TestSubstituteValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSubstituteValue: any alert condition and value expression (rule
+// files are user input) give an error or a condition that parses, never
+// a panic.
+func FuzzSubstituteValue(f *testing.F) {
+	f.Add(`seyren_check_value{check_id="a"} >= 100 < 200`, `last_over_time(x[19s] offset 1s) or last_over_time(seyren_check_value{check_id="a"}[6s])`)
+	f.Add(`abs(seyren_check_value) > -seyren_check_value`, `sum by (a) (rate(x[1m]))`)
+	f.Add(`max_over_time(seyren_check_value[5m]) > 1`, `x`)
+	f.Fuzz(func(t *testing.T, alert, value string) {
+		if len(alert)+len(value) > 4096 {
+			return
+		}
+		got, err := substituteValue(alert, value)
+		if err != nil {
+			return
+		}
+		if _, err := parser.NewParser(parser.Options{}).ParseExpr(got); err != nil {
+			t.Fatalf("substituteValue(%q, %q) = %q, which does not parse: %v", alert, value, got, err)
+		}
+	})
 }
