@@ -71,7 +71,14 @@ type Options struct {
 	// that windows older than the finest archive are not taken as proof.
 	NativeStep          int64
 	RollupNotComparable bool
-	Logger              *slog.Logger
+	// Seyren is Seyren's own API (shadow.seyren_url): its reported state
+	// becomes the third side (seyren_side.go). nil: no third side.
+	Seyren SeyrenAPI
+	replay bool // Replay compares Seyren's history itself: no polling
+	// SeyrenInterval is how often GET /api/checks is read (the rules'
+	// evaluation interval). Default 1m.
+	SeyrenInterval time.Duration
+	Logger         *slog.Logger
 	Registerer          prometheus.Registerer
 }
 
@@ -99,6 +106,9 @@ func (o *Options) defaults() {
 	}
 	if o.Evidence <= 0 {
 		o.Evidence = 20
+	}
+	if o.SeyrenInterval <= 0 {
+		o.SeyrenInterval = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -190,6 +200,10 @@ func New(o Options) (*Shadow, error) {
 	}
 	s.wg.Add(1)
 	go s.saver()
+	if o.Seyren != nil && !o.replay {
+		s.wg.Add(1)
+		go s.seyrenLoop()
+	}
 	return s, nil
 }
 
@@ -404,6 +418,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	res := Run(series, err, def.th, def.check.AllowNoData, last)
 	o := compare(res, err, p, cc)
 	s.mu.Lock()
+	noteRun(st, ts, res, err == nil && !res.Aborted, p)
 	if err == nil && !res.Aborted {
 		st.seyrenStates = last
 		for _, t := range res.Targets {
