@@ -27,8 +27,8 @@ const (
 
 // LastStates2 is the last compared evaluation of a check.
 type LastStates2 struct {
-	Graphite State     `json:"graphite"`
-	PromQL   State     `json:"promql"`
+	Graphite State `json:"graphite"`
+	PromQL   State `json:"promql"`
 	// Seyren is the state Seyren itself last reported (seyren_url).
 	Seyren *State    `json:"seyren,omitempty"`
 	At     time.Time `json:"at"`
@@ -120,9 +120,9 @@ func verdict(st *CheckStats, minEvaluations, minEpisodes int) (string, string) {
 
 // Report is the shadow's state, the JSON of /api/v1/shadow.
 type Report struct {
-	GeneratedAt    time.Time    `json:"generated_at"`
-	MinEvaluations int          `json:"min_evaluations"`
-	MinEpisodes    int          `json:"min_episodes"`
+	GeneratedAt    time.Time `json:"generated_at"`
+	MinEvaluations int       `json:"min_evaluations"`
+	MinEpisodes    int       `json:"min_episodes"`
 	// Sources says where each column comes from (graphite, promql, and
 	// seyren with seyren_url).
 	Sources map[string]string `json:"sources,omitempty"`

@@ -79,7 +79,7 @@ type Options struct {
 	// evaluation interval). Default 1m.
 	SeyrenInterval time.Duration
 	Logger         *slog.Logger
-	Registerer          prometheus.Registerer
+	Registerer     prometheus.Registerer
 }
 
 func (o *Options) defaults() {
