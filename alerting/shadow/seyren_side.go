@@ -106,6 +106,7 @@ type runNote struct {
 	prevEmu, prevPromQL   State
 	emuOK, promOK, hasPrv bool
 	prevEmuAlerting       State // replay: the emulator's alerting state one step before
+	seyrenKnown           bool  // replay: the history gave a state at the step before
 }
 
 // noteRun keeps the sides' states of an evaluation for the Seyren side;
@@ -123,15 +124,17 @@ func noteRun(st *CheckStats, ts time.Time, res RunResult, runOK bool, p PromSide
 	st.compared = true
 }
 
-// seyrenSide compares a Seyren state (ok false: not comparable, why) with
-// another side's; prev is that side's state one evaluation before.
-func seyrenVs(seyren State, other State, otherOK bool, prev State, hasPrev bool) (string, string) {
+// seyrenVs compares a Seyren state with another side's. prev is that
+// side's state one evaluation before, seyrenPrev Seyren's one reading
+// before: the same transition seen one evaluation apart on either side
+// (Seyren's schedule has its own phase) is window_edge.
+func seyrenVs(seyren, other State, otherOK bool, prev State, hasPrev bool, seyrenPrev State, hasSeyrenPrev bool) (string, string) {
 	switch {
 	case !otherOK:
 		return ResultNotComparable, SeyrenOtherSide
 	case seyren == other:
 		return ResultAgree, ""
-	case hasPrev && prev == seyren:
+	case hasPrev && prev == seyren, hasSeyrenPrev && seyrenPrev == other:
 		return ResultDisagree, ReasonWindowEdge
 	}
 	return ResultDisagree, ReasonUnexplained
@@ -236,6 +239,7 @@ func (s *Shadow) pollSeyren(ctx context.Context, now time.Time) {
 		st := s.statsFor(def)
 		s.mu.Lock()
 		ss := s.seyrenStats(st)
+		seyPrev, hasSeyPrev := ss.State, ss.Observations > 0
 		ss.Observations++
 		ss.State, ss.At = c.State, now.UTC()
 		ss.LastCheck = time.Time{}
@@ -255,8 +259,8 @@ func (s *Shadow) pollSeyren(ctx context.Context, now time.Time) {
 			emu = [2]string{ResultNotComparable, SeyrenOtherSide}
 			prom = emu
 		default:
-			emu[0], emu[1] = seyrenVs(c.State, n.emulator, n.emuOK, n.prevEmu, n.hasPrv)
-			prom[0], prom[1] = seyrenVs(c.State, n.promql, n.promOK, n.prevPromQL, n.hasPrv)
+			emu[0], emu[1] = seyrenVs(c.State, n.emulator, n.emuOK, n.prevEmu, n.hasPrv, seyPrev, hasSeyPrev)
+			prom[0], prom[1] = seyrenVs(c.State, n.promql, n.promOK, n.prevPromQL, n.hasPrv, seyPrev, hasSeyPrev)
 		}
 		ss.VsEmulator.count(emu[0], emu[1])
 		ss.VsPromQL.count(prom[0], prom[1])
@@ -301,9 +305,11 @@ func (s *Shadow) compareHistory(checkID string, h History, ts time.Time, o Outco
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.seyrenStats(st)
+	seyPrev, hasSeyPrev := ss.State, ss.Observations > 0 && st.run.seyrenKnown
 	ss.Observations++
 	ss.At = ts.UTC()
 	ss.State = state
+	st.run.seyrenKnown = why == ""
 	n := st.run
 	var emu, prom [2]string
 	if why != "" {
@@ -313,8 +319,8 @@ func (s *Shadow) compareHistory(checkID string, h History, ts time.Time, o Outco
 		// The emulator's alerting state is the per-target last states
 		// Seyren's rows record (an idle target keeps its state).
 		emuOK := n.emuOK && o.Reason != NCRolledUp
-		emu[0], emu[1] = seyrenVs(state, o.Graphite, emuOK, n.prevEmuAlerting, n.hasPrv)
-		prom[0], prom[1] = seyrenVs(state, o.PromQL, n.promOK && o.Reason != NCPromQLError, n.prevPromQL, n.hasPrv)
+		emu[0], emu[1] = seyrenVs(state, o.Graphite, emuOK, n.prevEmuAlerting, n.hasPrv, seyPrev, hasSeyPrev)
+		prom[0], prom[1] = seyrenVs(state, o.PromQL, n.promOK && o.Reason != NCPromQLError, n.prevPromQL, n.hasPrv, seyPrev, hasSeyPrev)
 	}
 	st.run.prevEmuAlerting = o.Graphite
 	ss.VsEmulator.count(emu[0], emu[1])
