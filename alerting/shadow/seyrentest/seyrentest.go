@@ -74,6 +74,10 @@ type Server struct {
 	// test can insert rows between pages.
 	beforePage func(checkID string, start int)
 	requests   map[string]int
+	// user and pass, when set, are required (Seyren behind an
+	// authenticating proxy, as users run it); unauthorized counts refusals.
+	user, pass   string
+	unauthorized int
 }
 
 // New starts a stand-in seeded with f, stopped by t.Cleanup.
@@ -87,6 +91,14 @@ func New(t testing.TB, f Fixture) *Server {
 		s.mu.Lock()
 		down := s.down
 		s.requests[r.URL.Path]++
+		user, pass := s.user, s.pass
+		if u, p, ok := r.BasicAuth(); user != "" && (!ok || u != user || p != pass) {
+			s.unauthorized++
+			s.mu.Unlock()
+			w.Header().Set("WWW-Authenticate", `Basic realm="seyren"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
 		s.mu.Unlock()
 		if down {
 			// Seyren's Jetty up, its MongoDB gone: what users see.
@@ -97,6 +109,20 @@ func New(t testing.TB, f Fixture) *Server {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// RequireBasicAuth refuses requests without these credentials (401).
+func (s *Server) RequireBasicAuth(user, pass string) {
+	s.mu.Lock()
+	s.user, s.pass = user, pass
+	s.mu.Unlock()
+}
+
+// Unauthorized is how many requests were refused for their credentials.
+func (s *Server) Unauthorized() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unauthorized
 }
 
 // SetDown makes every request fail with 503 (true) or serves again.
