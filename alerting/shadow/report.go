@@ -161,8 +161,10 @@ func (s *Shadow) Report() Report {
 		c.SeyrenStates, c.seyrenStates = nil, nil
 		if st.Seyren != nil {
 			c.Seyren = st.Seyren.clone()
-			ss := st.Seyren.State
-			c.Last.Seyren = &ss
+			if st.Seyren.Observations > 0 {
+				ss := st.Seyren.State
+				c.Last.Seyren = &ss
+			}
 		}
 		c.Verdict, c.Why = verdict(&c, s.opts.MinEvaluations, s.opts.MinEpisodes)
 		if def.bad != "" {

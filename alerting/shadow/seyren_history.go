@@ -24,6 +24,9 @@ import (
 // The check's state at t is the worst over its targets; it is unknown
 // when a target is unknown and no known target is already ERROR.
 
+// maxTimestamp is 9999-12-31 in epoch ms.
+const maxTimestamp = 253402300799999
+
 // GapIntervals is how many intervals without a row end a non-OK run's
 // certainty.
 const GapIntervals = 2
@@ -83,6 +86,9 @@ type History struct {
 	Start, End time.Time
 	Complete   bool
 	Rows       int
+	// Rejected counts rows with a timestamp before 1970 or after 9999
+	// (not Seyren's: ignored).
+	Rejected int
 	// Phase is Seyren's schedule phase: the median of the rows'
 	// timestamps modulo the interval (its fixedRate started with Seyren,
 	// not on the minute). -1 without rows.
@@ -107,9 +113,16 @@ func sortAlerts(rows []SeyrenAlert) {
 // order), read at end, Seyren running every interval. complete says the
 // rows reach the oldest one Seyren holds.
 func BuildHistory(rows []SeyrenAlert, complete bool, end time.Time, interval time.Duration) History {
-	rows = slices.Clone(rows)
+	rejected := 0
+	rows = slices.DeleteFunc(slices.Clone(rows), func(r SeyrenAlert) bool {
+		bad := r.Timestamp <= 0 || r.Timestamp > maxTimestamp
+		if bad {
+			rejected++
+		}
+		return bad
+	})
 	sortAlerts(rows)
-	h := History{End: end, Complete: complete, Rows: len(rows), Phase: Phase(rows, interval)}
+	h := History{End: end, Complete: complete, Rows: len(rows), Rejected: rejected, Phase: Phase(rows, interval)}
 	if !complete && len(rows) > 0 {
 		h.Start = rows[0].Time()
 	}

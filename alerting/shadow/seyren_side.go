@@ -198,7 +198,7 @@ func (s *Shadow) seed(ctx context.Context) {
 		cancel()
 		s.countSeyren(err)
 		if err != nil {
-			s.opts.Logger.Debug("shadow: seeding from Seyren", "check_id", id, "err", err)
+			s.seyrenLog.Warn(s.opts.Logger, "shadow: seeding the emulator from Seyren's alert history failed; it starts from its saved states", "check_id", id, "err", err)
 			continue
 		}
 		if h.Truncated {
@@ -227,7 +227,7 @@ func (s *Shadow) pollSeyren(ctx context.Context, now time.Time) {
 	cancel()
 	s.countSeyren(err)
 	if err != nil {
-		s.opts.Logger.Debug("shadow: reading Seyren's checks", "err", err)
+		s.seyrenLog.Warn(s.opts.Logger, "shadow: reading Seyren's checks failed; the Seyren column is not compared this interval", "err", err)
 		return
 	}
 	fresh := GapIntervals * s.opts.SeyrenInterval

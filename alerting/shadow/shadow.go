@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -143,6 +144,8 @@ type Shadow struct {
 	inflight map[string]bool // checks with a comparison running
 
 	m metrics
+
+	seyrenLog *ratelog.Limiter // Seyren's failures, one line a minute
 }
 
 type job struct {
@@ -169,7 +172,8 @@ func New(o Options) (*Shadow, error) {
 		stop:   make(chan struct{}),
 		stats:  map[string]*CheckStats{},
 
-		inflight: map[string]bool{},
+		inflight:  map[string]bool{},
+		seyrenLog: ratelog.New(time.Minute),
 	}
 	for _, b := range o.TimerBuckets {
 		s.bucketsMs = append(s.bucketsMs, b*1000)
