@@ -90,6 +90,7 @@ type guardAppender struct {
 	storage.Appender
 	limit   int64
 	metrics *guardMetrics
+	histogramCount
 }
 
 func (a *guardAppender) refused(err error) {
@@ -117,7 +118,18 @@ func (a *guardAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, 
 	}
 	ref, err := a.Appender.AppendHistogram(ref, l, t, h, fh)
 	a.refused(err)
+	a.add(err)
 	return ref, err
+}
+
+// Commit commits, then counts the committed native histograms for the
+// remote write targets that do not take them (histograms.go).
+func (a *guardAppender) Commit() error { return a.commit(a.Appender.Commit()) }
+
+// Rollback forgets the histograms appended so far.
+func (a *guardAppender) Rollback() error {
+	a.n = 0
+	return a.Appender.Rollback()
 }
 
 // AppendSTZeroSample refuses a zero for a sample that Append would refuse;
