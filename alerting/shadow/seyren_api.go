@@ -88,7 +88,7 @@ type AlertHistory struct {
 type SeyrenClient struct {
 	base *url.URL
 	hc   *http.Client
-	// PageSize is the items of one alerts page. Default 100.
+	// PageSize is the items of one alerts page. Default 500.
 	PageSize int
 	// MaxPages and MaxRows bound one history read. Defaults 50 and 20000.
 	MaxPages, MaxRows int
@@ -110,7 +110,7 @@ func NewSeyrenClient(base string, hc *http.Client) (*SeyrenClient, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &SeyrenClient{base: u, hc: hc, PageSize: 100, MaxPages: 50, MaxRows: 20000, MaxBody: 32 << 20}, nil
+	return &SeyrenClient{base: u, hc: hc, PageSize: 500, MaxPages: 50, MaxRows: 20000, MaxBody: 32 << 20}, nil
 }
 
 // NewSeyrenClientFromConfig is NewSeyrenClient with the shared HTTP client
