@@ -55,6 +55,8 @@ type CheckStats struct {
 	Why string `json:"why,omitempty"`
 	// Seyren is Seyren's own column (seyren_url), nil without it.
 	Seyren *SeyrenStats `json:"seyren,omitempty"`
+	// Settle is the record of the settled second passes (settle.go).
+	Settle SettleStats `json:"settle"`
 
 	// Kept across restarts, not part of the report's contract.
 	MinStep      int64      `json:"min_step,omitempty"`
@@ -158,6 +160,7 @@ func (s *Shadow) Report() Report {
 		c := *st
 		c.Reasons = cloneMap(st.Reasons)
 		c.NotComparableReasons = cloneMap(st.NotComparableReasons)
+		c.Settle = st.Settle.clone()
 		c.SeyrenStates, c.seyrenStates = nil, nil
 		if st.Seyren != nil {
 			c.Seyren = st.Seyren.clone()
@@ -167,6 +170,9 @@ func (s *Shadow) Report() Report {
 			}
 		}
 		c.Verdict, c.Why = verdict(&c, s.opts.MinEvaluations, s.opts.MinEpisodes)
+		if c.Verdict == VerdictDiverging && c.Settle.Pending > 0 {
+			c.Why += fmt.Sprintf(" (%d disagreements awaiting their settled pass)", c.Settle.Pending)
+		}
 		if def.bad != "" {
 			c.Verdict, c.Why = VerdictNotComparable, "invalid check: "+def.bad
 		}

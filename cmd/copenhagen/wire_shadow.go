@@ -153,7 +153,8 @@ func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, 
 		MinEvaluations: sc.MinEvaluations, MinEpisodes: sc.MinEpisodes,
 		TrafficShare: sc.TrafficShare, TimerBuckets: sc.TimerBuckets, Evidence: sc.EvidencePerCheck,
 		Seyren: sey, SeyrenInterval: cfg.Rules.EvaluationInterval,
-		Logger: a.logger.With("component", "shadow"), Registerer: a.reg,
+		SettleDelay: sc.SettleDelay,
+		Logger:      a.logger.With("component", "shadow"), Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shadow: %w", err)

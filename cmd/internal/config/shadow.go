@@ -45,6 +45,13 @@ type ShadowConfig struct {
 	TimerBuckets []float64 `yaml:"timer_buckets"`
 	// EvidencePerCheck is how many disagreements are kept per check.
 	EvidencePerCheck int `yaml:"evidence_per_check"`
+	// SettleDelay is when each disagreement is checked again (the
+	// "settled" second pass, alerting/shadow settle.go): graphite-web is
+	// asked again for the same instant, the check's value re-evaluated
+	// over the stored data. A mismatch that disappears was timing (late
+	// points, carbon's cache, graphite-web's cache); one that persists is
+	// logic. 0 turns the second pass off.
+	SettleDelay time.Duration `yaml:"settle_delay"`
 	// HTTPClientConfig is the client towards graphite-web, as for every
 	// HTTP client: basic_auth, bearer_token_file, tls_config, oauth2,
 	// proxy_url (httpclient.go); secrets in files only.
@@ -55,6 +62,12 @@ type ShadowConfig struct {
 	HeaderFiles map[string]Path `yaml:"header_files"`
 }
 
+// MaxSettleDelay bounds shadow.settle_delay: the settled pass renders the
+// original instant again, which must still be inside whisper's finest
+// archive (a day in every retention users run) to be the same data,
+// settled, rather than a rollup of it.
+const MaxSettleDelay = 6 * time.Hour
+
 // SetDefaults sets the values used for keys absent from the file.
 func (c *ShadowConfig) SetDefaults() {
 	c.Timeout = 20 * time.Second
@@ -63,6 +76,7 @@ func (c *ShadowConfig) SetDefaults() {
 	c.MinEpisodes = 1
 	c.TrafficShare = 1
 	c.EvidencePerCheck = 20
+	c.SettleDelay = 10 * time.Minute
 }
 
 // Enabled says whether the shadow runs.
@@ -128,6 +142,9 @@ func (c *ShadowConfig) Validate() error {
 	}
 	if c.EvidencePerCheck <= 0 || c.EvidencePerCheck > 10000 {
 		add(Fieldf("evidence_per_check", "must be between 1 and 10000, got %d", c.EvidencePerCheck))
+	}
+	if c.SettleDelay < 0 || c.SettleDelay > MaxSettleDelay {
+		add(Fieldf("settle_delay", "must be between 0 (off) and %s (graphite-web must still answer from its finest archive), got %s", MaxSettleDelay, c.SettleDelay))
 	}
 	for name := range c.Headers {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)) {
