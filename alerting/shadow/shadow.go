@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -72,6 +73,13 @@ type Options struct {
 	// that windows older than the finest archive are not taken as proof.
 	NativeStep          int64
 	RollupNotComparable bool
+	// Seyren is Seyren's own API (shadow.seyren_url): its reported state
+	// becomes the third side (seyren_side.go). nil: no third side.
+	Seyren SeyrenAPI
+	replay bool // Replay compares Seyren's history itself: no polling
+	// SeyrenInterval is how often GET /api/checks is read (the rules'
+	// evaluation interval). Default 1m.
+	SeyrenInterval time.Duration
 	// SettleDelay is when each disagreement gets its settled second pass
 	// (settle.go); 0 means none. SettleQueue bounds the pending ones
 	// (default DefaultSettleQueue).
@@ -105,6 +113,9 @@ func (o *Options) defaults() {
 	}
 	if o.Evidence <= 0 {
 		o.Evidence = 20
+	}
+	if o.SeyrenInterval <= 0 {
+		o.SeyrenInterval = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -140,6 +151,8 @@ type Shadow struct {
 
 	m      metrics
 	settle settleState
+
+	seyrenLog *ratelog.Limiter // Seyren's failures, one line a minute
 }
 
 type job struct {
@@ -168,7 +181,8 @@ func New(o Options) (*Shadow, error) {
 		stop:   make(chan struct{}),
 		stats:  map[string]*CheckStats{},
 
-		inflight: map[string]bool{},
+		inflight:  map[string]bool{},
+		seyrenLog: ratelog.New(time.Minute),
 	}
 	for _, b := range o.TimerBuckets {
 		s.bucketsMs = append(s.bucketsMs, b*1000)
@@ -200,6 +214,10 @@ func New(o Options) (*Shadow, error) {
 	}
 	s.wg.Add(1)
 	go s.saver()
+	if o.Seyren != nil && !o.replay {
+		s.wg.Add(1)
+		go s.seyrenLoop()
+	}
 	if s.settle.delay > 0 {
 		s.wg.Add(1)
 		go s.settler()
@@ -422,6 +440,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	res := Run(series, err, def.th, def.check.AllowNoData, last)
 	o := compare(res, err, p, cc)
 	s.mu.Lock()
+	noteRun(st, ts, res, err == nil && !res.Aborted, p)
 	if err == nil && !res.Aborted {
 		st.seyrenStates = last
 		for _, t := range res.Targets {

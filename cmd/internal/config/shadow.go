@@ -21,9 +21,12 @@ type ShadowConfig struct {
 	// ChecksFile is a Seyren export (/api/checks JSON, as `import seyren
 	// --from` reads it); the import writes DIR/shadow/checks.json.
 	ChecksFile Path `yaml:"checks_file"`
-	// SeyrenURL is Seyren itself, for links (its alert history is read
-	// by `copenhagen shadow replay --seyren-url`).
-	SeyrenURL string `yaml:"seyren_url"`
+	// SeyrenURL is Seyren itself (its API, /api/checks): optional. With
+	// it the live shadow seeds its emulator from Seyren's newest alert
+	// rows and reads Seyren's reported state once per evaluation interval
+	// as a third column; `copenhagen shadow replay --config` reads
+	// Seyren's alert history. Same HTTP client options as graphite_url.
+	SeyrenURL string `yaml:"seyren_url" redact:"url"`
 	// Timeout bounds one render; Concurrency bounds the renders at once.
 	Timeout     time.Duration `yaml:"timeout"`
 	Concurrency int           `yaml:"concurrency"`
@@ -102,6 +105,8 @@ func (c *ShadowConfig) Validate() error {
 	if c.SeyrenURL != "" {
 		if u, err := url.Parse(c.SeyrenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(Fieldf("seyren_url", `expected an http:// or https:// URL, got %s`, quote(RedactURL(c.SeyrenURL))))
+		} else if u.User != nil {
+			add(Fieldf("seyren_url", "must not contain credentials; use basic_auth.password_file"))
 		}
 	}
 	if c.ChecksFile == "" {
