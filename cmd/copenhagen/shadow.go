@@ -15,7 +15,6 @@ import (
 
 	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -31,6 +30,7 @@ type shadowReportFlags struct {
 // shadowReplayFlags are the flags of `copenhagen shadow replay`.
 type shadowReplayFlags struct {
 	checks, graphite, data, out, format *string
+	seyren, config                      *string
 	rules                               *[]string
 	start, end                          *string
 	interval, timeout                   *time.Duration
@@ -40,10 +40,12 @@ type shadowReplayFlags struct {
 func shadowReplayCmd(sh *kingpin.CmdClause) (*kingpin.CmdClause, *shadowReplayFlags) {
 	c := sh.Command("replay", "Backtest: the same comparison over a past window, the rules stepped over the stored data, Seyren's side from graphite-web's history.")
 	return c, &shadowReplayFlags{
-		checks:         c.Flag("checks", "Seyren export (the import's shadow/checks.json).").Required().String(),
-		graphite:       c.Flag("graphite", "graphite-web base URL.").Required().String(),
+		checks:         c.Flag("checks", "Seyren export (the import's shadow/checks.json); default shadow.checks_file of --config.").String(),
+		graphite:       c.Flag("graphite", "graphite-web base URL; default shadow.graphite_url of --config.").String(),
+		seyren:         c.Flag("seyren", "Seyren's base URL: its alert history becomes the third column; default shadow.seyren_url of --config.").String(),
+		config:         c.Flag("config", "copenhagen.yml: graphite_url, seyren_url, checks_file and their HTTP client options (auth, TLS, headers from files) from its shadow section, storage.path for --data.").String(),
 		rules:          c.Flag("rules", "Imported rule files (glob, repeatable), e.g. DIR/rules/*.yml.").Required().Strings(),
-		data:           c.Flag("data", "Copenhagen's storage.path (opened read-only).").Required().String(),
+		data:           c.Flag("data", "Copenhagen's storage.path (opened read-only); default storage.path of --config.").String(),
 		start:          c.Flag("start", "Start: RFC 3339 or unix seconds.").Required().String(),
 		end:            c.Flag("end", "End: RFC 3339 or unix seconds.").Required().String(),
 		interval:       c.Flag("interval", "Evaluation step (Seyren ran every minute).").Default("1m").Duration(),
@@ -78,11 +80,11 @@ func shadowReplay(f *shadowReplayFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("--end: %v", err)
 	}
-	checks, err := loadShadowChecks(*f.checks)
+	src, err := replaySources(f)
 	if err != nil {
 		return fail("%v", err)
 	}
-	client, err := graphiteweb.NewClient(*f.graphite, nil)
+	checks, err := loadShadowChecks(src.checks)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -94,7 +96,7 @@ func shadowReplay(f *shadowReplayFlags, stdout, stderr io.Writer) int {
 		return fail("--rules matches no file")
 	}
 	rep, err := shadow.Replay(context.Background(), shadow.ReplayOptions{
-		Graphite: client, Checks: checks, RuleFiles: files, DataDir: *f.data,
+		Graphite: src.graphite, Seyren: src.seyren, Checks: checks, RuleFiles: files, DataDir: src.data,
 		Start: start, End: end, Interval: *f.interval, Timeout: *f.timeout,
 		MinEvaluations: *f.minEvaluations, MinEpisodes: *f.minEpisodes, Dir: *f.out,
 	})

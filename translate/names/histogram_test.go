@@ -108,6 +108,14 @@ func TestHistogramLayoutBadFactor(t *testing.T) {
 			file: "mappings:\n- match: a.*\n  name: a\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 0.5\n",
 			want: `mapping.yml:4: mappings[1] (match "api.*"): histogram_options.native_histogram_bucket_factor: must be greater than 1`,
 		},
+		{
+			file: "defaults:\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 1.1\n    native_histogram_max_buckets: 100000\n",
+			want: "mapping.yml:1: defaults.histogram_options.native_histogram_max_buckets: must be at most 4096, got 100000",
+		},
+		{
+			file: "mappings:\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 1.1\n    native_histogram_max_buckets: 5000\n",
+			want: `mapping.yml:2: mappings[0] (match "api.*"): histogram_options.native_histogram_max_buckets: must be at most 4096, got 5000`,
+		},
 	} {
 		_, err := Parse([]byte(tc.file), "mapping.yml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -424,5 +425,76 @@ func BenchmarkObserveNative(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// FuzzNativeObserve: whatever the values (NaN, ±Inf, subnormals, huge
+// sample weights) and the layout, every snapshot is a valid Prometheus
+// histogram, the count is what was observed, and the populated buckets
+// stay within max_buckets unless the schema reached its coarsest.
+func FuzzNativeObserve(f *testing.F) {
+	f.Add(1.1, uint32(4), []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	f.Add(1.0027, uint32(1), []byte("\x7f\xf0\x00\x00\x00\x00\x00\x00\xff\xf0\x00\x00\x00\x00\x00\x01"))
+	f.Add(65536.0, uint32(256), []byte("\x00\x00\x00\x00\x00\x00\x00\x01"))
+	f.Fuzz(func(t *testing.T, factor float64, max uint32, data []byte) {
+		if !(factor > 1) || factor > 65536 {
+			return
+		}
+		st := New(Options{}, nil)
+		ser, err := st.Get(&Spec{Name: "x", Kind: KindHistogram, Buckets: []float64{0.1, 1}, Native: Native{Factor: factor, MaxBuckets: max}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var count uint64
+		for len(data) >= 8 {
+			v := math.Float64frombits(uint64(data[0])<<56 | uint64(data[1])<<48 | uint64(data[2])<<40 | uint64(data[3])<<32 |
+				uint64(data[4])<<24 | uint64(data[5])<<16 | uint64(data[6])<<8 | uint64(data[7]))
+			n := uint64(data[7]&7) + 1
+			data = data[8:]
+			ser.Observe(v, n)
+			count += n
+		}
+		snap := ser.hist.nativeSnapshot()
+		h := snap.histogram()
+		if err := h.Validate(); err != nil {
+			t.Fatalf("%v: %s", err, h)
+		}
+		if h.Count != count {
+			t.Fatalf("count %d, observed %d", h.Count, count)
+		}
+		nh := ser.hist.native
+		limit := int(max)
+		if limit == 0 {
+			limit = defaultMaxBuckets
+		}
+		if n := len(nh.pos.keys) + len(nh.neg.keys); n > limit && nh.schema != nativeSchemaMin {
+			t.Fatalf("%d buckets at schema %d, max %d", n, nh.schema, limit)
+		}
+	})
+}
+
+// BenchmarkMemoryPerNativeSeries: heap per native series (factor 1.1)
+// holding latencies of 1 ms .. 1 s, about 80 populated buckets.
+func BenchmarkMemoryPerNativeSeries(b *testing.B) {
+	const n = 10_000
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s := New(Options{}, nil)
+		for j := range n {
+			ser, err := s.Get(&Spec{Name: "lat", Kind: KindHistogram, Native: Native{Factor: 1.1}, Labels: labels.FromStrings("i", strconv.Itoa(j))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for k := range 1000 {
+				ser.Observe(math.Exp(float64(k)/1000*math.Log(1000))/1000, 1)
+			}
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-bytes/series")
+		runtime.KeepAlive(s)
 	}
 }

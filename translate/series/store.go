@@ -4,9 +4,10 @@
 // summaries and sets, with the limits, expiry and collision rules that keep
 // one bad name from breaking everybody's /metrics page.
 //
-// The hot path never takes a lock: readers resolve a name to a *Series once,
-// keep it in a per-reader cache (see Worker) and then update it with atomic
-// operations. The Store lock is only taken to create or expire series.
+// The hot path takes no shared lock: readers resolve a name to a *Series
+// once, keep it in a per-reader cache (see Worker) and then update it with
+// atomic operations (a native histogram series with its own small mutex,
+// see native.go). The Store lock is only taken to create or expire series.
 package series
 
 import (

@@ -158,3 +158,23 @@ func (s *set) flush() {
 	clear(s.members)
 	s.mu.Unlock()
 }
+
+// NativeSchema returns the current schema of a histogram series' native
+// histogram, and false when the series has none.
+func (s *Series) NativeSchema() (int32, bool) {
+	if s.hist == nil || s.hist.native == nil {
+		return 0, false
+	}
+	s.hist.native.mu.Lock()
+	defer s.hist.native.mu.Unlock()
+	return s.hist.native.schema, true
+}
+
+// ClassicBuckets returns a histogram series' classic bucket upper bounds
+// (without +Inf).
+func (s *Series) ClassicBuckets() []float64 {
+	if s.hist == nil {
+		return nil
+	}
+	return s.hist.upper
+}

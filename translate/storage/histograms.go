@@ -10,8 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	promconfig "github.com/prometheus/prometheus/config"
-	"github.com/prometheus/prometheus/model/histogram"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	yamlv2 "go.yaml.in/yaml/v2"
 
@@ -143,29 +141,6 @@ func (c *histogramCount) commit(err error) error {
 	}
 	c.n = 0
 	return err
-}
-
-// skipCountingAppenderV2 counts the histograms appended through the V2
-// interface (rule output: a recording rule over native histograms records
-// native histograms).
-type skipCountingAppenderV2 struct {
-	storage.AppenderV2
-	histogramCount
-}
-
-func (a *skipCountingAppenderV2) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
-	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
-	if h != nil || fh != nil {
-		a.add(err)
-	}
-	return ref, err
-}
-
-func (a *skipCountingAppenderV2) Commit() error { return a.commit(a.AppenderV2.Commit()) }
-
-func (a *skipCountingAppenderV2) Rollback() error {
-	a.n = 0
-	return a.AppenderV2.Rollback()
 }
 
 // configHash is remote.Storage's hash of a remote write config (md5 of its

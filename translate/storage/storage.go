@@ -369,11 +369,17 @@ func (s *Storage) Appender(ctx context.Context) storage.Appender {
 }
 
 // AppenderV2 returns an appender of the fanout through Prometheus's V2
-// interface (the rules manager's): native histograms appended through it
-// are counted for remote write targets that do not take them, as through
-// Appender.
+// interface (the rules manager's) behind the same guard as Appender: a
+// sample stamped more than MaxFuture after the wall clock is refused and
+// every refusal counted, and native histograms appended through it are
+// counted for remote write targets that do not take them.
 func (s *Storage) AppenderV2(ctx context.Context) storage.AppenderV2 {
-	return &skipCountingAppenderV2{AppenderV2: s.Storage.AppenderV2(ctx), histogramCount: histogramCount{skips: s.skips}}
+	return &guardAppenderV2{
+		AppenderV2:     s.Storage.AppenderV2(ctx),
+		limit:          time.Now().Add(s.maxFuture).UnixMilli(),
+		metrics:        s.guard,
+		histogramCount: histogramCount{skips: s.skips},
+	}
 }
 
 // ErrFlushIncomplete is returned by CloseContext when remote write had
