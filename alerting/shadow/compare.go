@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Results of one evaluation compared.
@@ -58,6 +59,9 @@ type PromSide struct {
 	Err   error
 	// PromQL is the check's value expression (the recording rule).
 	PromQL string
+	// The group's alert conditions, for the settled pass (settle.go).
+	alerts   []settleAlert
+	alertFor time.Duration
 }
 
 // Pair is a Graphite target and a PromQL series taken as the same series.

@@ -15,6 +15,11 @@
 // evaluations and of non-OK episodes, so that a quiet week is not taken
 // for proof.
 //
+// A class given at evaluation time is provisional: graphite-web may not
+// have the last points yet. The settled second pass (settle.go) asks both
+// sides again about the same instant settle_delay later; a mismatch that
+// disappears is timing, one that persists is logic.
+//
 // The Graphite side never delays or breaks evaluation or routing: the hook
 // only copies the group's alert state and hands it to a bounded pool of
 // workers (skipped and counted when busy), each render has a timeout, and

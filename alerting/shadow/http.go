@@ -64,8 +64,9 @@ var page = template.Must(template.New("shadow").Funcs(template.FuncMap{
 Ready needs {{.Report.MinEvaluations}} comparable evaluations, {{.Report.MinEpisodes}} non-OK episodes and no unexplained disagreement.</p>
 <p>Evaluations {{.Totals.Evaluations}}: agree {{.Totals.Agree}}, disagree {{.Totals.Disagree}}, not comparable {{.Totals.NotComparable}}.
 {{with .Totals.Reasons}}Disagreements: {{counts .}}.{{end}} {{with .Totals.NCReasons}}Not comparable: {{counts .}}.{{end}}</p>
-<table><tr><th>check</th><th>verdict</th><th>evaluations</th><th>agree</th><th>disagree</th><th>not comparable</th><th>last Graphite</th><th>last PromQL</th><th>reasons</th><th>why</th><th>evidence</th></tr>
+<p>Columns: {{range $k, $v := .Report.Sources}}<b>{{$k}}</b>: {{$v}}. {{end}}</p>
+<table><tr><th>check</th><th>verdict</th><th>evaluations</th><th>agree</th><th>disagree</th><th>not comparable</th><th>last Graphite</th><th>last PromQL</th><th>Seyren (its API)</th><th>reasons</th><th>why</th><th>evidence</th></tr>
 {{range .Report.Checks}}<tr class="{{.Verdict}}"><td>{{.Name}}<br><code>{{.CheckID}}</code><br><small>{{.Target}}</small></td><td>{{.Verdict}}</td><td>{{.Evaluations}}</td><td>{{.Agree}}</td><td>{{.Disagree}}</td><td>{{.NotComparable}}</td>
-<td>{{.Last.Graphite}}</td><td>{{.Last.PromQL}}</td><td>{{counts .Reasons}}</td><td>{{.Why}}</td><td>{{if .Disagree}}<a href="api/v1/shadow/checks/{{.CheckID}}/evidence">last disagreements</a>{{end}}</td></tr>
+<td>{{.Last.Graphite}}</td><td>{{.Last.PromQL}}</td><td>{{with .Seyren}}{{.State}}<br><small>vs PromQL {{.VsPromQL.Agree}} agree / {{.VsPromQL.Disagree}} disagree / {{.VsPromQL.NotComparable}} n.c.<br>vs emulator {{.VsEmulator.Agree}} / {{.VsEmulator.Disagree}} / {{.VsEmulator.NotComparable}}</small>{{else}}—{{end}}</td><td>{{counts .Reasons}}</td><td>{{.Why}}</td><td>{{if .Disagree}}<a href="api/v1/shadow/checks/{{.CheckID}}/evidence">last disagreements</a>{{end}}</td></tr>
 {{end}}</table></body></html>
 `))

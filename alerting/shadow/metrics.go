@@ -9,6 +9,10 @@ type metrics struct {
 	state         *prometheus.GaugeVec
 	requests      *prometheus.CounterVec
 	duration      prometheus.Histogram
+
+	seyrenRequests    *prometheus.CounterVec
+	seyrenComparisons *prometheus.CounterVec
+	seyrenTruncated   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -38,6 +42,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 	for _, o := range []string{"ok", "timeout", "http_error", "network_error", "bad_json", "too_large", "cancelled", "skipped_busy"} {
 		m.requests.WithLabelValues(o)
 	}
+	m.registerSeyren(reg)
 	for _, c := range []prometheus.Collector{m.evaluations, m.disagreements, m.state, m.requests, m.duration} {
 		if err := reg.Register(c); err != nil {
 			if are, ok := err.(prometheus.AlreadyRegisteredError); ok {

@@ -13,8 +13,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
-	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
@@ -40,6 +38,9 @@ type ReplayOptions struct {
 	MinEpisodes    int
 	TrafficShare   float64
 	TimerBuckets   []float64
+	// Seyren, when set, is Seyren's API: each check's alert history is
+	// the third column at every step (seyren_replay.go).
+	Seyren SeyrenAPI
 	// Dir receives the evidence; "" keeps none.
 	Dir    string
 	Logger *slog.Logger
@@ -60,23 +61,17 @@ func Replay(ctx context.Context, o ReplayOptions) (Report, error) {
 	if !o.End.After(o.Start) {
 		return Report{}, errors.New("replay: --end must be after --start")
 	}
-	ro, err := tsdb.OpenDBReadOnly(o.DataDir, "", o.Logger)
-	if err != nil {
-		return Report{}, fmt.Errorf("replay: opening the storage %s read-only: %w", o.DataDir, err)
-	}
-	defer ro.Close()
 	scratchDir, err := os.MkdirTemp("", "copenhagen-replay-")
 	if err != nil {
 		return Report{}, err
 	}
 	defer os.RemoveAll(scratchDir)
-	topts := tsdb.DefaultOptions()
-	scratch, err := tsdb.Open(scratchDir, o.Logger, nil, topts, nil)
+	q, closeStorage, err := openReplayStorage(o.DataDir, scratchDir, o.Logger)
 	if err != nil {
-		return Report{}, fmt.Errorf("replay: scratch storage: %w", err)
+		return Report{}, err
 	}
-	defer scratch.Close()
-	q := mergedQueryable{ro: ro, scratch: scratch}
+	defer closeStorage()
+	scratch := q.scratch
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger: o.Logger, MaxSamples: 50_000_000, Timeout: 2 * time.Minute, LookbackDelta: 5 * time.Minute,
 		EnableAtModifier: true, EnableNegativeOffset: true,
@@ -120,20 +115,25 @@ func Replay(ctx context.Context, o ReplayOptions) (Report, error) {
 		Concurrency: 1, MinEvaluations: o.MinEvaluations, MinEpisodes: o.MinEpisodes,
 		TrafficShare: o.TrafficShare, TimerBuckets: o.TimerBuckets, Logger: o.Logger,
 		NativeStep: nativeStep(ctx, o.Graphite, o.Checks), RollupNotComparable: true,
+		Seyren: o.Seyren, replay: true,
 	})
 	if err != nil {
 		return Report{}, err
 	}
 	defer s.Stop()
+	hist, start := s.replayHistories(ctx, o.Start, interval)
 	// All groups at each instant, in time order: the scratch storage gets
 	// its samples in order, and each step sees the previous steps' output.
-	for ts := o.Start; !ts.After(o.End); ts = ts.Add(interval) {
+	for ts := start; !ts.After(o.End); ts = ts.Add(interval) {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
 		}
 		for _, g := range gs {
 			g.Eval(ctx, ts)
-			s.CompareGroup(ctx, g, ts)
+			if out, ok := s.CompareGroup(ctx, g, ts); ok && hist != nil {
+				id := g.Name()[len(GroupPrefix):]
+				s.compareHistory(id, hist[id], ts, out)
+			}
 		}
 	}
 	return s.Report(), nil
@@ -155,23 +155,4 @@ func nativeStep(ctx context.Context, g Renderer, checks []seyren.Check) int64 {
 		}
 	}
 	return best
-}
-
-// mergedQueryable reads the stored data and the replay's own rule output.
-type mergedQueryable struct {
-	ro      *tsdb.DBReadOnly
-	scratch *tsdb.DB
-}
-
-func (m mergedQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
-	a, err := m.ro.Querier(mint, maxt)
-	if err != nil {
-		return nil, err
-	}
-	b, err := m.scratch.Querier(mint, maxt)
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-	return storage.NewMergeQuerier([]storage.Querier{a, b}, nil, storage.ChainedSeriesMerge), nil
 }

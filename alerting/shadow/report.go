@@ -27,9 +27,11 @@ const (
 
 // LastStates2 is the last compared evaluation of a check.
 type LastStates2 struct {
-	Graphite State     `json:"graphite"`
-	PromQL   State     `json:"promql"`
-	At       time.Time `json:"at"`
+	Graphite State `json:"graphite"`
+	PromQL   State `json:"promql"`
+	// Seyren is the state Seyren itself last reported (seyren_url).
+	Seyren *State    `json:"seyren,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // CheckStats is the shadow's record of one check, as /api/v1/shadow and
@@ -51,6 +53,10 @@ type CheckStats struct {
 	Verdict  string `json:"verdict"`
 	// Why says what the verdict still lacks.
 	Why string `json:"why,omitempty"`
+	// Seyren is Seyren's own column (seyren_url), nil without it.
+	Seyren *SeyrenStats `json:"seyren,omitempty"`
+	// Settle is the record of the settled second passes (settle.go).
+	Settle SettleStats `json:"settle"`
 
 	// Kept across restarts, not part of the report's contract.
 	MinStep      int64      `json:"min_step,omitempty"`
@@ -59,6 +65,8 @@ type CheckStats struct {
 
 	seyrenStates LastStates
 	inEpisode    bool
+	run          runNote // the last evaluation, for the Seyren side
+	compared     bool    // compared since this Shadow started
 }
 
 func newCheckStats(c seyren.Check) *CheckStats {
@@ -114,10 +122,13 @@ func verdict(st *CheckStats, minEvaluations, minEpisodes int) (string, string) {
 
 // Report is the shadow's state, the JSON of /api/v1/shadow.
 type Report struct {
-	GeneratedAt    time.Time    `json:"generated_at"`
-	MinEvaluations int          `json:"min_evaluations"`
-	MinEpisodes    int          `json:"min_episodes"`
-	Checks         []CheckStats `json:"checks"`
+	GeneratedAt    time.Time `json:"generated_at"`
+	MinEvaluations int       `json:"min_evaluations"`
+	MinEpisodes    int       `json:"min_episodes"`
+	// Sources says where each column comes from (graphite, promql, and
+	// seyren with seyren_url).
+	Sources map[string]string `json:"sources,omitempty"`
+	Checks  []CheckStats      `json:"checks"`
 }
 
 // Ready says whether every check is ready (and there is at least one).
@@ -140,7 +151,7 @@ var verdictOrder = map[string]int{VerdictDiverging: 0, VerdictNotComparable: 1, 
 func (s *Shadow) Report() Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := Report{GeneratedAt: time.Now().UTC(), MinEvaluations: s.opts.MinEvaluations, MinEpisodes: s.opts.MinEpisodes}
+	r := Report{GeneratedAt: time.Now().UTC(), MinEvaluations: s.opts.MinEvaluations, MinEpisodes: s.opts.MinEpisodes, Sources: s.sources()}
 	for id, def := range s.checks {
 		st := s.stats[id]
 		if st == nil {
@@ -149,8 +160,19 @@ func (s *Shadow) Report() Report {
 		c := *st
 		c.Reasons = cloneMap(st.Reasons)
 		c.NotComparableReasons = cloneMap(st.NotComparableReasons)
+		c.Settle = st.Settle.clone()
 		c.SeyrenStates, c.seyrenStates = nil, nil
+		if st.Seyren != nil {
+			c.Seyren = st.Seyren.clone()
+			if st.Seyren.Observations > 0 {
+				ss := st.Seyren.State
+				c.Last.Seyren = &ss
+			}
+		}
 		c.Verdict, c.Why = verdict(&c, s.opts.MinEvaluations, s.opts.MinEpisodes)
+		if c.Verdict == VerdictDiverging && c.Settle.Pending > 0 {
+			c.Why += fmt.Sprintf(" (%d disagreements awaiting their settled pass)", c.Settle.Pending)
+		}
 		if def.bad != "" {
 			c.Verdict, c.Why = VerdictNotComparable, "invalid check: "+def.bad
 		}
@@ -261,6 +283,7 @@ func (r Report) Markdown() []byte {
 			mdEscape(c.Name), mdEscape(c.CheckID), c.Verdict, c.Evaluations, c.Agree, c.Disagree, c.NotComparable,
 			c.Last.Graphite, c.Last.PromQL, mdEscape(formatCounts(c.Reasons)), mdEscape(c.Why))
 	}
+	b.Write(r.seyrenMarkdown())
 	return b.Bytes()
 }
 

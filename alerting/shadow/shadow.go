@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 
+	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -71,8 +73,20 @@ type Options struct {
 	// that windows older than the finest archive are not taken as proof.
 	NativeStep          int64
 	RollupNotComparable bool
-	Logger              *slog.Logger
-	Registerer          prometheus.Registerer
+	// Seyren is Seyren's own API (shadow.seyren_url): its reported state
+	// becomes the third side (seyren_side.go). nil: no third side.
+	Seyren SeyrenAPI
+	replay bool // Replay compares Seyren's history itself: no polling
+	// SeyrenInterval is how often GET /api/checks is read (the rules'
+	// evaluation interval). Default 1m.
+	SeyrenInterval time.Duration
+	// SettleDelay is when each disagreement gets its settled second pass
+	// (settle.go); 0 means none. SettleQueue bounds the pending ones
+	// (default DefaultSettleQueue).
+	SettleDelay time.Duration
+	SettleQueue int
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 func (o *Options) defaults() {
@@ -99,6 +113,9 @@ func (o *Options) defaults() {
 	}
 	if o.Evidence <= 0 {
 		o.Evidence = 20
+	}
+	if o.SeyrenInterval <= 0 {
+		o.SeyrenInterval = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -132,7 +149,10 @@ type Shadow struct {
 	dirty    bool
 	inflight map[string]bool // checks with a comparison running
 
-	m metrics
+	m      metrics
+	settle settleState
+
+	seyrenLog *ratelog.Limiter // Seyren's failures, one line a minute
 }
 
 type job struct {
@@ -140,6 +160,8 @@ type job struct {
 	ts     time.Time
 	firing map[string]State // seyren_series -> state from the alerts
 	promql string
+	alerts []settleAlert
+	hold   time.Duration
 }
 
 // New builds a Shadow and starts its workers. The state saved in Dir by a
@@ -159,7 +181,8 @@ func New(o Options) (*Shadow, error) {
 		stop:   make(chan struct{}),
 		stats:  map[string]*CheckStats{},
 
-		inflight: map[string]bool{},
+		inflight:  map[string]bool{},
+		seyrenLog: ratelog.New(time.Minute),
 	}
 	for _, b := range o.TimerBuckets {
 		s.bucketsMs = append(s.bucketsMs, b*1000)
@@ -181,6 +204,7 @@ func New(o Options) (*Shadow, error) {
 		}
 	}
 	s.m = newMetrics(o.Registerer)
+	s.initSettle()
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -190,6 +214,14 @@ func New(o Options) (*Shadow, error) {
 	}
 	s.wg.Add(1)
 	go s.saver()
+	if o.Seyren != nil && !o.replay {
+		s.wg.Add(1)
+		go s.seyrenLoop()
+	}
+	if s.settle.delay > 0 {
+		s.wg.Add(1)
+		go s.settler()
+	}
 	return s, nil
 }
 
@@ -228,6 +260,7 @@ func (s *Shadow) Observe(_ context.Context, g *rules.Group, ts time.Time) {
 // rule's expression and the state of each series' alerts.
 func snapshot(g *rules.Group, def *checkDef, ts time.Time) job {
 	j := job{def: def, ts: ts, firing: map[string]State{}}
+	j.alerts, j.hold = alertsOf(g)
 	for _, r := range g.Rules() {
 		switch r := r.(type) {
 		case *rules.RecordingRule:
@@ -275,6 +308,8 @@ func (s *Shadow) worker() {
 			return
 		case j := <-s.work:
 			s.run(j)
+		case ps := <-s.settle.work:
+			s.runSettle(ps)
 		}
 	}
 }
@@ -313,7 +348,7 @@ func (s *Shadow) run(j job) {
 // promSide reads seyren_check_value{check_id} at the evaluation instant
 // and gives each series the state its alerts were in.
 func (s *Shadow) promSide(ctx context.Context, j job) PromSide {
-	p := PromSide{PromQL: j.promql, State: Unknown}
+	p := PromSide{PromQL: j.promql, State: Unknown, alerts: j.alerts, alertFor: j.hold}
 	q := fmt.Sprintf(`%s{%s=%s}`, seyren.ValueMetric, seyren.LabelCheckID, strconv.Quote(j.def.check.ID))
 	vec, err := s.opts.QueryFunc(ctx, q, j.ts)
 	if err != nil {
@@ -394,6 +429,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	for k, v := range st.seyrenStates {
 		last[k] = v
 	}
+	before := maps.Clone(last)
 	cc := compareContext{kind: def.kind, minStep: st.MinStep, prevGraphite: st.Last.Graphite, prevPromQL: st.Last.PromQL,
 		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs, rollupNC: s.opts.RollupNotComparable}
 	if s.opts.NativeStep > 0 {
@@ -404,6 +440,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	res := Run(series, err, def.th, def.check.AllowNoData, last)
 	o := compare(res, err, p, cc)
 	s.mu.Lock()
+	noteRun(st, ts, res, err == nil && !res.Aborted, p)
 	if err == nil && !res.Aborted {
 		st.seyrenStates = last
 		for _, t := range res.Targets {
@@ -414,6 +451,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	}
 	s.mu.Unlock()
 	s.record(def, st, ts, o, res, s.opts.Graphite.URL(req), p)
+	s.queueSettle(def, ts, o, before, cc, p)
 	return o, true
 }
 
@@ -501,6 +539,10 @@ type Evidence struct {
 	RenderURL        string          `json:"render_url"`
 	Target           string          `json:"target"`
 	PromQLExpr       string          `json:"promql_expr"`
+	// ProvisionalReason is the class at evaluation time, once the
+	// settled pass (Settled) has given Reason its settled class.
+	ProvisionalReason string           `json:"provisional_reason,omitempty"`
+	Settled           *SettledEvidence `json:"settled,omitempty"`
 }
 
 // EvidenceValue is one series' value on one side.
@@ -613,6 +655,8 @@ func (s *Shadow) saver() {
 
 type savedState struct {
 	Checks map[string]*CheckStats `json:"checks"`
+	// Pending are the disagreements waiting for their settled pass.
+	Pending []*pendingSettle `json:"pending_settles,omitempty"`
 }
 
 func (s *Shadow) statePath() string { return filepath.Join(s.opts.Dir, "state.json") }
@@ -626,7 +670,7 @@ func (s *Shadow) save() error {
 		s.mu.Unlock()
 		return nil
 	}
-	data, err := json.MarshalIndent(savedState{Checks: s.stats}, "", " ")
+	data, err := json.MarshalIndent(savedState{Checks: s.stats, Pending: s.pendingSettles()}, "", " ")
 	s.dirty = false
 	s.mu.Unlock()
 	if err != nil {
@@ -660,5 +704,6 @@ func (s *Shadow) load() error {
 		cs.fill(def.check)
 		s.stats[id] = cs
 	}
+	s.restoreSettles(st.Pending)
 	return nil
 }

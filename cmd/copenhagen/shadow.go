@@ -13,11 +13,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/prometheus/statsd_exporter/pkg/mapper"
-
 	"github.com/copenhagen-obs/copenhagen/alerting/evaluate"
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -33,6 +30,7 @@ type shadowReportFlags struct {
 // shadowReplayFlags are the flags of `copenhagen shadow replay`.
 type shadowReplayFlags struct {
 	checks, graphite, data, out, format *string
+	seyren, config                      *string
 	rules                               *[]string
 	start, end                          *string
 	interval, timeout                   *time.Duration
@@ -42,10 +40,12 @@ type shadowReplayFlags struct {
 func shadowReplayCmd(sh *kingpin.CmdClause) (*kingpin.CmdClause, *shadowReplayFlags) {
 	c := sh.Command("replay", "Backtest: the same comparison over a past window, the rules stepped over the stored data, Seyren's side from graphite-web's history.")
 	return c, &shadowReplayFlags{
-		checks:         c.Flag("checks", "Seyren export (the import's shadow/checks.json).").Required().String(),
-		graphite:       c.Flag("graphite", "graphite-web base URL.").Required().String(),
+		checks:         c.Flag("checks", "Seyren export (the import's shadow/checks.json); default shadow.checks_file of --config.").String(),
+		graphite:       c.Flag("graphite", "graphite-web base URL; default shadow.graphite_url of --config.").String(),
+		seyren:         c.Flag("seyren", "Seyren's base URL: its alert history becomes the third column; default shadow.seyren_url of --config.").String(),
+		config:         c.Flag("config", "copenhagen.yml: graphite_url, seyren_url, checks_file and their HTTP client options (auth, TLS, headers from files) from its shadow section, storage.path for --data.").String(),
 		rules:          c.Flag("rules", "Imported rule files (glob, repeatable), e.g. DIR/rules/*.yml.").Required().Strings(),
-		data:           c.Flag("data", "Copenhagen's storage.path (opened read-only).").Required().String(),
+		data:           c.Flag("data", "Copenhagen's storage.path (opened read-only); default storage.path of --config.").String(),
 		start:          c.Flag("start", "Start: RFC 3339 or unix seconds.").Required().String(),
 		end:            c.Flag("end", "End: RFC 3339 or unix seconds.").Required().String(),
 		interval:       c.Flag("interval", "Evaluation step (Seyren ran every minute).").Default("1m").Duration(),
@@ -80,11 +80,11 @@ func shadowReplay(f *shadowReplayFlags, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("--end: %v", err)
 	}
-	checks, err := loadShadowChecks(*f.checks)
+	src, err := replaySources(f)
 	if err != nil {
 		return fail("%v", err)
 	}
-	client, err := graphiteweb.NewClient(*f.graphite, nil)
+	checks, err := loadShadowChecks(src.checks)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -96,7 +96,7 @@ func shadowReplay(f *shadowReplayFlags, stdout, stderr io.Writer) int {
 		return fail("--rules matches no file")
 	}
 	rep, err := shadow.Replay(context.Background(), shadow.ReplayOptions{
-		Graphite: client, Checks: checks, RuleFiles: files, DataDir: *f.data,
+		Graphite: src.graphite, Seyren: src.seyren, Checks: checks, RuleFiles: files, DataDir: src.data,
 		Start: start, End: end, Interval: *f.interval, Timeout: *f.timeout,
 		MinEvaluations: *f.minEvaluations, MinEpisodes: *f.minEpisodes, Dir: *f.out,
 	})
@@ -191,7 +191,8 @@ func redactedURL(s string) string {
 
 // timerHistograms tells the import how each StatsD timer is stored, from
 // the statsd mapping ("" is statsd_exporter's behaviour without one:
-// observers become summaries, so no note).
+// observers become summaries, so no note): names.Mapper.Histogram, the
+// layout ingestion stores.
 func timerHistograms(statsdMapping string) (seyren.TimerHistogramFunc, error) {
 	if statsdMapping == "" {
 		return nil, nil
@@ -200,28 +201,5 @@ func timerHistograms(statsdMapping string) (seyren.TimerHistogramFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping %s: %w", statsdMapping, err)
 	}
-	def := m.Defaults()
-	return func(timer string) (seyren.TimerHistogram, bool) {
-		r := m.Map(timer, names.Observer)
-		if r.Drop {
-			return seyren.TimerHistogram{}, false
-		}
-		typ := def.ObserverType
-		opts := def.HistogramOptions
-		if r.Rule != nil {
-			if r.Rule.ObserverType != "" {
-				typ = r.Rule.ObserverType
-			}
-			if r.Rule.HistogramOptions != nil {
-				opts = *r.Rule.HistogramOptions
-			}
-		}
-		if len(opts.Buckets) == 0 {
-			opts.Buckets = def.HistogramOptions.Buckets
-		}
-		if typ != mapper.ObserverTypeHistogram {
-			return seyren.TimerHistogram{}, false
-		}
-		return seyren.TimerHistogram{Buckets: opts.Buckets, NativeFactor: opts.NativeHistogramBucketFactor}, true
-	}, nil
+	return seyren.TimerHistograms(m), nil
 }

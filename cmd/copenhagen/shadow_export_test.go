@@ -132,6 +132,7 @@ shadow:
   checks_file: %s
   timeout: 2s
   min_evaluations: 10
+  settle_delay: 5s
   dir: %s
 `, mappingFile(t), legacy.StatsdAddr, filepath.Join(imported, "rules", "*.yml"), legacy.GraphiteURL,
 		filepath.Join(imported, seyren.ShadowChecksFile), filepath.Join(dir, "shadow")))
@@ -145,6 +146,8 @@ shadow:
 		}
 	}
 
+	// The settled passes of the last disagreements (5 s after each).
+	time.Sleep(6 * time.Second)
 	code, body := httpGet(r.url("/api/v1/shadow"))
 	if code != 200 {
 		t.Fatalf("/api/v1/shadow: %d %s", code, body)
@@ -152,6 +155,23 @@ shadow:
 	var rep shadow.Report
 	must(t, json.Unmarshal([]byte(body), &rep))
 	tot := rep.Totals()
+	var settled shadow.SettleStats
+	reclassed := map[string]int{}
+	for _, c := range rep.Checks {
+		settled.Pending += c.Settle.Pending
+		settled.Timing += c.Settle.Timing
+		settled.Persisted += c.Settle.Persisted
+		settled.NotComparable += c.Settle.NotComparable
+		settled.Dropped += c.Settle.Dropped
+		for k, n := range c.Settle.Reclassed {
+			reclassed[k] += n
+		}
+	}
+	t.Logf("settled passes: timing %d, persisted %d, not comparable %d, dropped %d, pending %d; reclassed %v",
+		settled.Timing, settled.Persisted, settled.NotComparable, settled.Dropped, settled.Pending, reclassed)
+	if settled.Timing+settled.Persisted+settled.NotComparable+settled.Dropped+settled.Pending != tot.Disagree {
+		t.Errorf("every disagreement is settled, dropped or pending once: %+v for %d disagreements", settled, tot.Disagree)
+	}
 	t.Logf("shared export: %d checks, %d evaluations: agree %d, disagree %d, not comparable %d; disagreements by reason %v; not comparable by reason %v",
 		tot.Checks, tot.Evaluations, tot.Agree, tot.Disagree, tot.NotComparable, tot.Reasons, tot.NCReasons)
 	t.Logf("\n%s", rep.Markdown())

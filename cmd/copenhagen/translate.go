@@ -86,6 +86,12 @@ func describe(ex series.Explanation) string {
 		b.WriteByte('}')
 	}
 	fmt.Fprintf(&b, " %s", s.Kind())
+	if schema, ok := s.NativeSchema(); ok {
+		fmt.Fprintf(&b, ", native (schema %d)", schema)
+		if up := s.ClassicBuckets(); len(up) > 0 {
+			fmt.Fprintf(&b, " and classic buckets %v", up)
+		}
+	}
 	if ex.Unit != 1 {
 		b.WriteString(", value /1000 (ms to seconds)")
 	}

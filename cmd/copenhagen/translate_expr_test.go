@@ -75,3 +75,21 @@ func TestTranslateExpr(t *testing.T) {
 		t.Fatalf("until alone: code %d %s", code, errs)
 	}
 }
+
+// A timer mapped with native_histogram_bucket_factor: translate expr
+// queries the native histogram (no _bucket) and says how close it is.
+func TestTranslateExprNativeTimer(t *testing.T) {
+	for _, tc := range []struct{ mapping, want, note string }{
+		{"testdata/timer_native.yml", "histogram_quantile(0.9, rate(shadowtest_lat_seconds[1m])) * 1000\n", "native histogram, within 9.1% relative"},
+		{"testdata/timer_classic.yml", "histogram_quantile(0.9, rate(shadowtest_lat_seconds_bucket[1m])) * 1000\n", "interpolated within buckets"},
+	} {
+		out, errs, code := cli(t, "translate", "expr", "--statsd-mapping", tc.mapping, "stats.timers.shadowtest.lat.upper_90")
+		if code != 0 || !strings.HasPrefix(out, tc.want) || !strings.Contains(out, tc.note) {
+			t.Errorf("%s: code %d\n%s%s", tc.mapping, code, out, errs)
+		}
+	}
+	out, _, code := cli(t, "translate", "expr", "--statsd-mapping", "testdata/timer_native.yml", "stats.timers.shadowtest.lat.mean")
+	if code != 0 || !strings.HasPrefix(out, "histogram_sum(rate(shadowtest_lat_seconds[1m])) / histogram_count(rate(shadowtest_lat_seconds[1m])) * 1000\n") {
+		t.Errorf("mean: code %d\n%s", code, out)
+	}
+}

@@ -139,6 +139,10 @@ func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, 
 	if err != nil {
 		return nil, fmt.Errorf("shadow: %w", err)
 	}
+	sey, err := newSeyrenClient(sc)
+	if err != nil {
+		return nil, err
+	}
 	dir := string(sc.Dir)
 	if dir == "" {
 		dir = filepath.Join(string(cfg.Storage.Path), "shadow")
@@ -148,11 +152,81 @@ func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, 
 		Timeout: sc.Timeout, Concurrency: sc.Concurrency,
 		MinEvaluations: sc.MinEvaluations, MinEpisodes: sc.MinEpisodes,
 		TrafficShare: sc.TrafficShare, TimerBuckets: sc.TimerBuckets, Evidence: sc.EvidencePerCheck,
-		Logger: a.logger.With("component", "shadow"), Registerer: a.reg,
+		Seyren: sey, SeyrenInterval: cfg.Rules.EvaluationInterval,
+		SettleDelay: sc.SettleDelay,
+		Logger:      a.logger.With("component", "shadow"), Registerer: a.reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shadow: %w", err)
 	}
-	a.logger.Info("switchover shadow on", "graphite_url", client.URL(graphiteweb.Request{}), "checks", len(checks), "dir", dir)
+	seyrenURL := ""
+	if sey != nil {
+		seyrenURL = sey.URL()
+	}
+	a.logger.Info("switchover shadow on", "graphite_url", client.URL(graphiteweb.Request{}), "seyren_url", seyrenURL, "checks", len(checks), "dir", dir)
 	return s, nil
+}
+
+// newSeyrenClient is the client of shadow.seyren_url, with the section's
+// HTTP client options (nil without seyren_url).
+func newSeyrenClient(sc config.ShadowConfig) (shadow.SeyrenAPI, error) {
+	if sc.SeyrenURL == "" {
+		return nil, nil
+	}
+	c, err := shadow.NewSeyrenClientFromConfig(sc.SeyrenURL, shadowHTTPClient(sc))
+	if err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
+	return c, nil
+}
+
+// replaySource is where `shadow replay` reads from: flags first, then
+// --config's shadow section and storage.path.
+type replaySource struct {
+	checks, data string
+	graphite     shadow.Renderer
+	seyren       shadow.SeyrenAPI
+}
+
+func replaySources(f *shadowReplayFlags) (replaySource, error) {
+	var src replaySource
+	var sc config.ShadowConfig
+	var data string
+	if *f.config != "" {
+		cfg, err := config.Load(*f.config)
+		if err != nil {
+			return src, err
+		}
+		sc, data = cfg.Shadow, string(cfg.Storage.Path)
+	}
+	src.checks, src.data = string(sc.ChecksFile), data
+	if *f.checks != "" {
+		src.checks = *f.checks
+	}
+	if *f.data != "" {
+		src.data = *f.data
+	}
+	if *f.graphite != "" {
+		sc.GraphiteURL = *f.graphite
+	}
+	if *f.seyren != "" {
+		sc.SeyrenURL = *f.seyren
+	}
+	switch {
+	case src.checks == "":
+		return src, fmt.Errorf("--checks (or shadow.checks_file in --config) is required")
+	case src.data == "":
+		return src, fmt.Errorf("--data (or storage.path in --config) is required")
+	case sc.GraphiteURL == "":
+		return src, fmt.Errorf("--graphite (or shadow.graphite_url in --config) is required")
+	}
+	g, err := graphiteweb.NewClientFromConfig(sc.GraphiteURL, shadowHTTPClient(sc))
+	if err != nil {
+		return src, err
+	}
+	src.graphite = g
+	if src.seyren, err = newSeyrenClient(sc); err != nil {
+		return src, err
+	}
+	return src, nil
 }

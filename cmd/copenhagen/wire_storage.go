@@ -159,6 +159,9 @@ func remoteWriteConfigs(in []config.RemoteWriteConfig) ([]*promconfig.RemoteWrit
 		rw.RemoteTimeout = model.Duration(c.RemoteTimeout)
 		rw.Headers = c.Headers
 		rw.MetadataConfig.Send = false // no scrape targets to take metadata from
+		// Native histograms only where the file says the receiver takes
+		// them; the others are counted (storage: histograms.go).
+		rw.SendNativeHistograms = c.SendNativeHistograms
 		rw.HTTPClientConfig = c.HTTPClientConfig.Prometheus(promconfig.DefaultRemoteWriteHTTPClientConfig)
 		q := c.Queue
 		rw.QueueConfig = promconfig.QueueConfig{

@@ -50,6 +50,17 @@
 // summary's quantile when it has that one; upper, lower, std, sum_squares
 // and mean_<p>/sum_<p> have no source and are Untranslated.
 //
+// How a timer is stored comes from names.Mapper.Histogram, the answer
+// ingestion uses. A timer whose rule (or the defaults) sets
+// native_histogram_bucket_factor is one native histogram series:
+// histogram_quantile(q, rate(name[w])), histogram_count and histogram_sum
+// of the rate, and the mean as histogram_sum / histogram_count (what
+// histogram_avg computes, but Prometheus before 2.50 lacks it). Its
+// quantiles are within the bucket growth minus one of the true value,
+// relative (9.1% for a factor of 1.1), where classic buckets are off by up
+// to the width of the bucket holding the quantile; so when both layouts
+// are kept the native histogram is queried.
+//
 // # Functions
 //
 // Translated (values as in Graphite): sumSeries/sum, averageSeries/avg,

@@ -482,7 +482,12 @@ func (t *tr) caseExpr(p *Path, f flushName, c names.Case, stat string, pct float
 	}
 	// Timers: observations in seconds, Graphite had milliseconds.
 	toMs := " * " + num(1000/scale)
-	hist := isHistogram(rule, t.r.statsd)
+	layout, hist := t.r.statsd.Histogram(rule)
+	if hist && layout.Native() {
+		if v, ok := t.nativeTimer(c, f.stat, stat, pct, step, layout, unscale, toMs); ok {
+			return v, nil
+		}
+	}
 	switch stat {
 	case "count", "count_ps":
 		r, _ := t.rangeOf(c, "_count", w, step)
@@ -533,19 +538,6 @@ func (t *tr) caseExpr(p *Path, f flushName, c names.Case, stat string, pct float
 		return val{}, t.fail(p, "%s: %s needs the sum of squares of the observations, which histograms and summaries do not keep", p.Text, stat)
 	}
 	return val{}, t.fail(p, "%s: %q is not a statistic statsd writes for timers", p.Text, stat)
-}
-
-// isHistogram mirrors translate/series: a timer is a histogram when its
-// rule (or the defaults) says observer_type: histogram, else a summary.
-func isHistogram(rule *mapper.MetricMapping, m *names.Mapper) bool {
-	ot := mapper.ObserverTypeDefault
-	if rule != nil {
-		ot = rule.ObserverType
-	}
-	if ot == mapper.ObserverTypeDefault {
-		ot = m.Defaults().ObserverType
-	}
-	return ot == mapper.ObserverTypeHistogram
 }
 
 func summaryHas(rule *mapper.MetricMapping, m *names.Mapper, q float64) bool {

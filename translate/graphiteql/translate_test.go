@@ -28,6 +28,10 @@ func resolvers(t testing.TB) map[string]*Resolver {
 	return map[string]*Resolver{
 		"":      NewResolver(loadMapper(t, "statsd_mapping.yml"), graphite, DefaultOptions()),
 		"extra": NewResolver(loadMapper(t, "extra_mapping.yml"), graphite, DefaultOptions()),
+		// Timers as native histograms.
+		"native": NewResolver(loadMapper(t, "native_mapping.yml"), graphite, DefaultOptions()),
+		// Every timer kept both ways (classic buckets and native).
+		"both": NewResolver(loadMapper(t, "timers_both.yml"), graphite, DefaultOptions()),
 	}
 }
 

@@ -43,6 +43,13 @@ func (l HistogramLayout) Native() bool { return l.NativeFactor > 1 }
 // native_histogram_max_buckets.
 const DefaultNativeMaxBuckets = 256
 
+// MaxNativeBuckets bounds native_histogram_max_buckets: each populated
+// bucket of each series costs memory whatever the traffic, so a typo (or
+// 4294967295) must not let hostile observations hold tens of thousands
+// of buckets per series. 4096 buckets at the finest schema span a factor
+// of 2^16 in value; Prometheus's own scrape default is 160.
+const MaxNativeBuckets = 4096
+
 // rawHistogramOptions is histogram_options as written in the file, so that
 // keys left out can be told from statsd_exporter's filled-in defaults.
 type rawHistogramOptions struct {
@@ -83,6 +90,10 @@ func histogramLayouts(data []byte, filename string, m *mapper.MetricMapper) (His
 	if defaults.NativeMaxBuckets == 0 {
 		defaults.NativeMaxBuckets = DefaultNativeMaxBuckets
 	}
+	if defaults.NativeMaxBuckets > MaxNativeBuckets {
+		return HistogramLayout{}, nil, fmt.Errorf("%s:%d: defaults.histogram_options.native_histogram_max_buckets: must be at most %d, got %d",
+			filename, keyLine(&doc, -1), MaxNativeBuckets, defaults.NativeMaxBuckets)
+	}
 	defaultsExplicitBuckets := false
 	if r := raw.Defaults.HistogramOptions; r != nil {
 		defaultsExplicitBuckets = len(r.Buckets) > 0
@@ -117,6 +128,10 @@ func histogramLayouts(data []byte, filename string, m *mapper.MetricMapper) (His
 			l.NativeFactor = *r.Factor
 		}
 		if r != nil && r.MaxBuckets != nil && *r.MaxBuckets > 0 {
+			if *r.MaxBuckets > MaxNativeBuckets {
+				return HistogramLayout{}, nil, fmt.Errorf("%s:%d: mappings[%d] (match %q): histogram_options.native_histogram_max_buckets: must be at most %d, got %d",
+					filename, keyLine(&doc, i), i, raw.Mappings[i].Match, MaxNativeBuckets, *r.MaxBuckets)
+			}
 			l.NativeMaxBuckets = *r.MaxBuckets
 		}
 		if l.Native() && !explicitBuckets && r != nil && r.Factor != nil {

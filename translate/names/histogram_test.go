@@ -1,6 +1,7 @@
 package names
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -107,10 +108,51 @@ func TestHistogramLayoutBadFactor(t *testing.T) {
 			file: "mappings:\n- match: a.*\n  name: a\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 0.5\n",
 			want: `mapping.yml:4: mappings[1] (match "api.*"): histogram_options.native_histogram_bucket_factor: must be greater than 1`,
 		},
+		{
+			file: "defaults:\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 1.1\n    native_histogram_max_buckets: 100000\n",
+			want: "mapping.yml:1: defaults.histogram_options.native_histogram_max_buckets: must be at most 4096, got 100000",
+		},
+		{
+			file: "mappings:\n- match: api.*\n  name: api_latency_seconds\n  observer_type: histogram\n  histogram_options:\n    native_histogram_bucket_factor: 1.1\n    native_histogram_max_buckets: 5000\n",
+			want: `mapping.yml:2: mappings[0] (match "api.*"): histogram_options.native_histogram_max_buckets: must be at most 4096, got 5000`,
+		},
 	} {
 		_, err := Parse([]byte(tc.file), "mapping.yml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error = %v, want it to contain %q", err, tc.want)
+		}
+	}
+}
+
+// The schema must be the one client_golang picks for the factor (its
+// pickSchema), so the bound the translator and the import quote is the
+// bucket width ingestion really stores.
+func TestNativeSchema(t *testing.T) {
+	for _, tc := range []struct {
+		factor  float64
+		schema  int32
+		relErr  float64
+		epsilon float64
+	}{
+		{1.1, 3, 0.0905, 0.0001},                // 2^(1/8)
+		{1.0905077326652577, 3, 0.0905, 0.0001}, // exactly schema 3's growth
+		{1.2, 2, 0.1892, 0.0001},                // 2^(1/4)
+		{2, 0, 1, 0},
+		{4, -1, 3, 0},
+		{1.001, 8, 0.0027, 0.0001}, // finest schema
+		{50000, -3, 255, 0},
+		{65536, -4, 65535, 0}, // coarsest
+	} {
+		l := HistogramLayout{NativeFactor: tc.factor}
+		if got := l.NativeSchema(); got != tc.schema {
+			t.Errorf("factor %v: schema %d, want %d", tc.factor, got, tc.schema)
+		}
+		if got := l.NativeRelativeError(); math.Abs(got-tc.relErr) > tc.epsilon {
+			t.Errorf("factor %v: relative error %v, want %v", tc.factor, got, tc.relErr)
+		}
+		// Schema 8 is the finest there is: a smaller factor gets its growth.
+		if g := l.NativeGrowth(); g > tc.factor*(1+1e-12) && tc.schema != 8 {
+			t.Errorf("factor %v: growth %v exceeds the factor", tc.factor, g)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/copenhagen-obs/copenhagen/translate/promapi"
@@ -239,5 +240,68 @@ func TestNotReadyIs503(t *testing.T) {
 	ready = true
 	if status, _ := get(t, "GET", srv.URL+"/api/v1/status/buildinfo", nil); status != 200 {
 		t.Errorf("ready: %d, want 200", status)
+	}
+}
+
+// TestNativeHistogramJSON: a native histogram is served in Prometheus's
+// JSON form ("histogram" and "histograms" instead of "value" and
+// "values": count, sum, and each populated bucket as [boundary rule,
+// lower, upper, count], rule 0 for (lower, upper]), which client_golang's
+// API client (and so Grafana) decodes as a histogram sample.
+func TestNativeHistogramJSON(t *testing.T) {
+	srv, st := newServer(t, cstorage.ModeServer)
+	// Schema 0: bucket i is (2^(i-1), 2^i]. Observed: 0.7, 1.5, 1.8.
+	h := &histogram.Histogram{Schema: 0, ZeroThreshold: 1e-128, Count: 3, Sum: 4,
+		PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []int64{1, 1}}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ls := labels.FromStrings("__name__", "rpc_duration_seconds", "job", "web")
+	app := st.Appender(context.Background())
+	for i := range 2 {
+		hi := h.Copy()
+		hi.Count, hi.Sum, hi.PositiveBuckets = h.Count*uint64(i+1), h.Sum*float64(i+1), []int64{int64(i + 1), int64(i + 1)}
+		if _, err := app.AppendHistogram(0, ls, base.Add(time.Duration(i)*15*time.Second).UnixMilli(), hi, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	t0, t1 := base.Unix(), base.Add(15*time.Second).Unix()
+	metric := `{"__name__":"rpc_duration_seconds","job":"web"}`
+	for _, tt := range []struct {
+		path string
+		form url.Values
+		want string
+	}{
+		{"/api/v1/query", url.Values{"query": {`rpc_duration_seconds`}, "time": {itoa(t0)}},
+			`{"status":"success","data":{"resultType":"vector","result":[{"metric":` + metric + `,"histogram":[` + itoa(t0) +
+				`,{"count":"3","sum":"4","buckets":[[0,"0.5","1","1"],[0,"1","2","2"]]}]}]}}`},
+		{"/api/v1/query_range", url.Values{"query": {`rpc_duration_seconds`}, "start": {itoa(t0)}, "end": {itoa(t1)}, "step": {"15"}},
+			`{"status":"success","data":{"resultType":"matrix","result":[{"metric":` + metric + `,"histograms":[[` + itoa(t0) +
+				`,{"count":"3","sum":"4","buckets":[[0,"0.5","1","1"],[0,"1","2","2"]]}],[` + itoa(t1) +
+				`,{"count":"6","sum":"8","buckets":[[0,"0.5","1","2"],[0,"1","2","4"]]}]]}]}}`},
+		{"/api/v1/query", url.Values{"query": {`histogram_count(rpc_duration_seconds)`}, "time": {itoa(t1)}},
+			`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"web"},"value":[` + itoa(t1) + `,"6"]}]}}`},
+	} {
+		status, body := get(t, http.MethodGet, srv.URL+tt.path, tt.form)
+		if status != 200 || strings.TrimSpace(body) != tt.want {
+			t.Errorf("%s %v:\n got %d %s\nwant 200 %s", tt.path, tt.form, status, body, tt.want)
+		}
+	}
+
+	v, _, _, err := client(t, srv).Query(context.Background(), `rpc_duration_seconds`, base.Add(15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec, ok := v.(model.Vector)
+	if !ok || len(vec) != 1 || vec[0].Histogram == nil {
+		t.Fatalf("client_golang decoded %#v, want one histogram sample", v)
+	}
+	got := vec[0].Histogram
+	if got.Count != 6 || got.Sum != 8 || len(got.Buckets) != 2 || got.Buckets[1].Lower != 1 || got.Buckets[1].Upper != 2 ||
+		got.Buckets[1].Count != 4 || got.Buckets[1].Boundaries != 0 {
+		t.Errorf("client_golang histogram = %v", got)
 	}
 }

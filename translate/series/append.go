@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	dto "github.com/prometheus/client_model/go"
+	modelhist "github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
@@ -16,7 +17,10 @@ import (
 // AppendTo appends the current value of every live series to app at
 // timestamp t (milliseconds), as the samples /metrics shows in the text
 // format: counters, gauges and sets as one sample; histograms as
-// name_bucket{le} (cumulative, with +Inf), name_sum and name_count;
+// name_bucket{le} (cumulative, with +Inf), name_sum and name_count, and,
+// when the series has a native histogram, as one native histogram sample
+// of name (then only it, when the series keeps no classic buckets, as a
+// Prometheus scraping the protobuf format stores it);
 // summaries as name{quantile}, name_sum and name_count. It does not commit:
 // the caller commits (or rolls back) the whole flush at once, so a flush is
 // acknowledged as a whole.
@@ -27,9 +31,10 @@ import (
 // the caller should roll back. It returns the number of samples appended.
 //
 // The first time a series is appended, each of its cumulative samples (a
-// counter; a histogram's buckets, _sum and _count; a summary's _sum and
-// _count) is preceded by a zero at the series' creation time, with the
-// storage's start-timestamp zero injection (AppendSTZeroSample), as
+// counter; a histogram's buckets, _sum and _count; a native histogram; a
+// summary's _sum and _count) is preceded by a zero at the series' creation
+// time, with the storage's start-timestamp zero injection
+// (AppendSTZeroSample, AppendHistogramSTZeroSample), as
 // Prometheus does for a scraped counter with a created timestamp:
 // otherwise the first increment of a new counter is its first sample,
 // and increase() and rate() see no increase until the second one, so an
@@ -41,7 +46,8 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 		m        dto.Metric
 		n        int
 		refused  *RefusedError
-		zeroFrom int64 = math.MaxInt64 // start timestamp of the series being appended, if new
+		zeroFrom int64             = math.MaxInt64 // start timestamp of the series being appended, if new
+		count    func(error) error                 // counts an append's outcome
 	)
 	add := func(ls labels.Labels, v float64) error {
 		if zeroFrom < t {
@@ -52,6 +58,17 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 			_, _ = app.AppendSTZeroSample(0, ls, t, zeroFrom)
 		}
 		_, err := app.Append(0, ls, t, v)
+		return count(err)
+	}
+	// addHist appends a native histogram, with its zero the first time.
+	addHist := func(ls labels.Labels, h *modelhist.Histogram) error {
+		if zeroFrom < t {
+			_, _ = app.AppendHistogramSTZeroSample(0, ls, t, zeroFrom, h, nil)
+		}
+		_, err := app.AppendHistogram(0, ls, t, h, nil)
+		return count(err)
+	}
+	count = func(err error) error {
 		if err == nil {
 			n++
 			return nil
@@ -100,6 +117,12 @@ func (s *Store) AppendTo(app storage.Appender, t int64) (int, error) {
 			err = add(build(ser, "", "", 0), ser.Value())
 		case KindHistogram:
 			h := ser.hist
+			if h.native != nil {
+				snap := h.nativeSnapshot()
+				if err = addHist(build(ser, "", "", 0), snap.histogram()); err != nil || len(h.upper) == 0 {
+					break // native only: no classic samples
+				}
+			}
 			// Read count first: observations racing with the flush then
 			// make the buckets at most larger than count, never smaller.
 			count := h.count.Load()

@@ -186,15 +186,21 @@ func appendEscaped(buf []byte, s string, quote bool) []byte {
 }
 
 // Handler serves /metrics: the series of every store, then Copenhagen's own
-// metrics from g, in the format the scraper asked for (OpenMetrics when its
-// Accept header prefers it), gzip-compressed when accepted.
+// metrics from g, in the format the scraper asked for (OpenMetrics or the
+// delimited protobuf format when its Accept header prefers it, the text
+// format otherwise), gzip-compressed when accepted.
 func Handler(g prometheus.Gatherer, stores ...*Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ct := expfmt.NegotiateIncludingOpenMetrics(r.Header)
 		f := FormatText
-		if ct.FormatType() == expfmt.TypeOpenMetrics {
+		switch ct.FormatType() {
+		case expfmt.TypeOpenMetrics:
 			f = FormatOpenMetrics
-		} else {
+		case expfmt.TypeProtoDelim:
+			// What Prometheus asks for first with native histograms on:
+			// the only format that carries them.
+			ct = expfmt.NewFormat(expfmt.TypeProtoDelim)
+		default:
 			ct = expfmt.NewFormat(expfmt.TypeTextPlain)
 		}
 		mfs, gerr := g.Gather()
@@ -206,12 +212,18 @@ func Handler(g prometheus.Gatherer, stores ...*Store) http.Handler {
 			defer gz.Close()
 			out = gz
 		}
+		enc := expfmt.NewEncoder(out, ct)
 		for _, s := range stores {
-			if err := s.WriteTo(out, f); err != nil {
+			var err error
+			if ct.FormatType() == expfmt.TypeProtoDelim {
+				err = s.EncodeProto(enc)
+			} else {
+				err = s.WriteTo(out, f)
+			}
+			if err != nil {
 				return
 			}
 		}
-		enc := expfmt.NewEncoder(out, ct)
 		for _, mf := range mfs {
 			if err := enc.Encode(mf); err != nil {
 				return
@@ -222,4 +234,69 @@ func Handler(g prometheus.Gatherer, stores ...*Store) http.Handler {
 		}
 		_ = gerr // a failed self-metric collector must not hide the data; client_golang returns what it could gather
 	})
+}
+
+// EncodeProto writes every live series as a dto.MetricFamily with enc (the
+// delimited protobuf format): what the text format shows, and native
+// histograms with their schema, zero bucket and spans, which only this
+// format carries. Counters keep their name as in the text format 0.0.4.
+func (s *Store) EncodeProto(enc expfmt.Encoder) error {
+	var m dto.Metric
+	for _, fam := range s.snapshot() {
+		mf := &dto.MetricFamily{Name: ptr(fam.name), Help: ptr(fam.help), Type: protoType[fam.kind].Enum(),
+			Metric: make([]*dto.Metric, 0, len(fam.series))}
+		for _, ser := range fam.series {
+			pm := &dto.Metric{Label: protoLabels(ser.labels)}
+			switch ser.kind {
+			case KindCounter:
+				pm.Counter = &dto.Counter{Value: ptr(ser.Value())}
+			case KindGauge, KindSet:
+				pm.Gauge = &dto.Gauge{Value: ptr(ser.Value())}
+			case KindHistogram:
+				pm.Histogram = ser.hist.proto()
+			case KindSummary:
+				m.Reset()
+				if err := ser.sum.Write(&m); err != nil {
+					continue
+				}
+				pm.Summary = &dto.Summary{Quantile: m.Summary.Quantile,
+					SampleCount: ptr(ser.sumCount.Load()), SampleSum: ptr(math.Float64frombits(ser.sumSum.Load()))}
+			}
+			mf.Metric = append(mf.Metric, pm)
+		}
+		if err := enc.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var protoType = map[Kind]dto.MetricType{
+	KindCounter: dto.MetricType_COUNTER, KindGauge: dto.MetricType_GAUGE, KindSet: dto.MetricType_GAUGE,
+	KindHistogram: dto.MetricType_HISTOGRAM, KindSummary: dto.MetricType_SUMMARY,
+}
+
+func protoLabels(ls labels.Labels) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, ls.Len())
+	ls.Range(func(l labels.Label) { out = append(out, &dto.LabelPair{Name: ptr(l.Name), Value: ptr(l.Value)}) })
+	return out
+}
+
+// proto is the histogram as client_golang writes it: classic buckets
+// (cumulative, without +Inf), count and sum, and the native fields when
+// the series has a native histogram.
+func (h *histogram) proto() *dto.Histogram {
+	if h.native != nil {
+		snap := h.nativeSnapshot()
+		return snap.dto()
+	}
+	count := h.count.Load()
+	out := &dto.Histogram{SampleCount: ptr(count), SampleSum: ptr(math.Float64frombits(h.sum.Load())),
+		Bucket: make([]*dto.Bucket, len(h.upper))}
+	var cum uint64
+	for i, u := range h.upper {
+		cum += h.counts[i].Load()
+		out.Bucket[i] = &dto.Bucket{UpperBound: ptr(u), CumulativeCount: ptr(min(cum, count))}
+	}
+	return out
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/statsd_exporter/pkg/mapper"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
 	"github.com/copenhagen-obs/copenhagen/ingest/statsd"
@@ -288,18 +287,11 @@ func (w *Worker) resolve(l *statsd.Line) (*entry, names.Result, error) {
 		if l.Type == statsd.TypeTimer {
 			e.div = 1000
 		}
-		ot := mapper.ObserverTypeDefault
-		if rule != nil {
-			ot = rule.ObserverType
-		}
-		if ot == mapper.ObserverTypeDefault {
-			ot = defaults.ObserverType
-		}
-		if ot == mapper.ObserverTypeHistogram {
+		if layout, ok := m.Histogram(rule); ok {
 			spec.Kind = KindHistogram
-			spec.Buckets = defaults.HistogramOptions.Buckets
-			if rule != nil && rule.HistogramOptions != nil && len(rule.HistogramOptions.Buckets) > 0 {
-				spec.Buckets = rule.HistogramOptions.Buckets
+			spec.Buckets = layout.Classic
+			if layout.Native() {
+				spec.Native = Native{Factor: layout.NativeFactor, MaxBuckets: layout.NativeMaxBuckets}
 			}
 		} else {
 			spec.Kind = KindSummary

@@ -4,9 +4,10 @@
 // summaries and sets, with the limits, expiry and collision rules that keep
 // one bad name from breaking everybody's /metrics page.
 //
-// The hot path never takes a lock: readers resolve a name to a *Series once,
-// keep it in a per-reader cache (see Worker) and then update it with atomic
-// operations. The Store lock is only taken to create or expire series.
+// The hot path takes no shared lock: readers resolve a name to a *Series
+// once, keep it in a per-reader cache (see Worker) and then update it with
+// atomic operations (a native histogram series with its own small mutex,
+// see native.go). The Store lock is only taken to create or expire series.
 package series
 
 import (
@@ -98,8 +99,12 @@ type Spec struct {
 	Labels labels.Labels // without __name__
 	Kind   Kind
 	Help   string
-	// Buckets are histogram upper bounds, sorted; nil for other kinds.
+	// Buckets are the classic histogram upper bounds, sorted; nil for
+	// other kinds and for a histogram stored only as a native one.
 	Buckets []float64
+	// Native is the native histogram of a KindHistogram series; a
+	// histogram may have classic buckets, native buckets, or both.
+	Native Native
 	// Summary options for KindSummary.
 	Objectives map[float64]float64
 	MaxAge     time.Duration
@@ -192,6 +197,10 @@ type Metrics struct {
 	Expired  prometheus.Counter
 	Active   prometheus.GaugeFunc
 	Rejected *prometheus.CounterVec
+	// NativeReduced counts the halvings of a native histogram's
+	// resolution because its populated buckets exceeded
+	// native_histogram_max_buckets.
+	NativeReduced prometheus.Counter
 }
 
 // New returns an empty Store and registers its self-metrics with reg (which
@@ -227,6 +236,10 @@ func New(opts Options, reg prometheus.Registerer) *Store {
 			Name: "copenhagen_series_rejected_total", ConstLabels: constLabels,
 			Help: "Samples refused because their series could not be created or updated, by reason.",
 		}, []string{"reason"}),
+		NativeReduced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "copenhagen_series_native_histogram_resolution_reduced_total", ConstLabels: constLabels,
+			Help: "Times a native histogram's resolution was halved (schema - 1) because its populated buckets exceeded native_histogram_max_buckets.",
+		}),
 	}
 	for _, r := range []string{ReasonLimit, ReasonTypeConflict, ReasonNameCollision, ReasonReservedName,
 		ReasonInvalidName, ReasonInvalidLabel, ReasonNegativeCount, ReasonSetFull, ReasonEmptyName,
@@ -234,7 +247,7 @@ func New(opts Options, reg prometheus.Registerer) *Store {
 		s.metrics.Rejected.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(s.metrics.Created, s.metrics.Expired, s.metrics.Active, s.metrics.Rejected)
+		reg.MustRegister(s.metrics.Created, s.metrics.Expired, s.metrics.Active, s.metrics.Rejected, s.metrics.NativeReduced)
 	}
 	return s
 }
@@ -313,6 +326,9 @@ func (s *Store) Get(spec *Spec) (*Series, error) {
 	switch spec.Kind {
 	case KindHistogram:
 		ser.hist = newHistogram(spec.Buckets)
+		if spec.Native.Enabled() {
+			ser.hist.native = newNative(spec.Native, s.metrics.NativeReduced)
+		}
 	case KindSummary:
 		ser.sum = prometheus.NewSummary(prometheus.SummaryOpts{
 			Name: "summary", Help: "summary",

@@ -86,6 +86,8 @@ type histogram struct {
 	counts []atomic.Uint64 // per bucket, not cumulative
 	count  atomic.Uint64
 	sum    atomic.Uint64 // float64 bits
+	// native is the native histogram, nil when none is stored.
+	native *native
 }
 
 func newHistogram(upper []float64) *histogram {
@@ -100,6 +102,22 @@ func newHistogram(upper []float64) *histogram {
 }
 
 func (h *histogram) observe(v float64, n uint64) {
+	if nh := h.native; nh != nil {
+		// Under the native lock, so that a snapshot's count equals its
+		// buckets.
+		nh.mu.Lock()
+		h.observeClassic(v, n)
+		nh.observeLocked(v, n)
+		nh.mu.Unlock()
+		return
+	}
+	h.observeClassic(v, n)
+}
+
+// observeClassic records observations in the classic buckets, count and
+// sum. A NaN is in no bucket but in count and sum (making it NaN), as in
+// client_golang.
+func (h *histogram) observeClassic(v float64, n uint64) {
 	// Buckets are few (10-20): a linear scan beats binary search here.
 	for i, u := range h.upper {
 		if v <= u {
@@ -139,4 +157,24 @@ func (s *set) flush() {
 	s.last.Store(int64(len(s.members)))
 	clear(s.members)
 	s.mu.Unlock()
+}
+
+// NativeSchema returns the current schema of a histogram series' native
+// histogram, and false when the series has none.
+func (s *Series) NativeSchema() (int32, bool) {
+	if s.hist == nil || s.hist.native == nil {
+		return 0, false
+	}
+	s.hist.native.mu.Lock()
+	defer s.hist.native.mu.Unlock()
+	return s.hist.native.schema, true
+}
+
+// ClassicBuckets returns a histogram series' classic bucket upper bounds
+// (without +Inf).
+func (s *Series) ClassicBuckets() []float64 {
+	if s.hist == nil {
+		return nil
+	}
+	return s.hist.upper
 }

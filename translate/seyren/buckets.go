@@ -5,49 +5,65 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+
+	"github.com/copenhagen-obs/copenhagen/translate/names"
 )
 
-// TimerHistogram is how a StatsD timer is stored: classic histogram bucket
-// bounds in seconds, or a native histogram's bucket factor.
-type TimerHistogram struct {
-	Buckets []float64
-	// NativeFactor > 1: a native histogram (mapping key
-	// native_histogram_bucket_factor); each bucket is at most that many
-	// times wider than the previous.
-	NativeFactor float64
-}
-
 // TimerHistogramFunc returns how the timer named (a StatsD name, as the
-// application sends it) is stored; ok is false when it is not a histogram
-// (a summary, or dropped).
-type TimerHistogramFunc func(timer string) (h TimerHistogram, ok bool)
+// application sends it) is stored, as names.Mapper.Histogram says for the
+// rule the name maps by (the layout ingestion stores); ok is false when it
+// is not a histogram (a summary, or dropped).
+type TimerHistogramFunc func(timer string) (l names.HistogramLayout, ok bool)
+
+// TimerHistograms is the TimerHistogramFunc of a StatsD mapping.
+func TimerHistograms(m *names.Mapper) TimerHistogramFunc {
+	return func(timer string) (names.HistogramLayout, bool) {
+		r := m.Map(timer, names.Observer)
+		if r.Drop {
+			return names.HistogramLayout{}, false
+		}
+		return m.Histogram(r.Rule)
+	}
+}
 
 var timerPercentile = regexp.MustCompile(`^stats\.timers\.(.+)\.(upper|mean|sum)_(\d+)$`)
 
 // bucketNote says, for a check on one timer's percentile, how far off
-// histogram_quantile can be next to each threshold: Seyren's upper_90 is
-// the nearest-rank value of one flush, histogram_quantile interpolates
-// linearly inside the bucket holding the quantile, so near a threshold
-// the error is bounded by that bucket's width (a p90 of 30 ms in buckets
-// 10 ms, 100 ms, 1 s comes out as 91 ms).
+// histogram_quantile can be next to each threshold. Seyren's upper_90 is
+// the nearest-rank value of one flush. From classic buckets,
+// histogram_quantile interpolates linearly inside the bucket holding the
+// quantile, so near a threshold the error is bounded by that bucket's
+// width (a p90 of 30 ms in buckets 10 ms, 100 ms, 1 s comes out as 91 ms).
+// From a native histogram (preferred when both are kept, as the
+// translation does) the estimate and the true value share an exponential
+// bucket: the error is at most the bucket growth minus one, relative.
 func bucketNote(target string, warn, crit float64, f TimerHistogramFunc) string {
 	m := timerPercentile.FindStringSubmatch(target)
 	if m == nil || f == nil || m[2] != "upper" {
 		return ""
 	}
-	h, ok := f(m[1])
+	l, ok := f(m[1])
 	if !ok {
 		return ""
 	}
-	if h.NativeFactor > 1 {
-		return fmt.Sprintf("timer %s is a native histogram (bucket factor %s): histogram_quantile is within %.1f%% of the true p%s at any value",
-			m[1], strconv.FormatFloat(h.NativeFactor, 'g', -1, 64), (h.NativeFactor-1)*100, m[3])
+	if l.Native() {
+		rel := l.NativeRelativeError()
+		part := func(name string, thresholdMs float64) string {
+			return fmt.Sprintf("%s %s ms off by up to %s ms", name, ms(thresholdMs/1000), ms(math.Abs(thresholdMs)*rel/1000))
+		}
+		both := ""
+		if len(l.Classic) > 0 {
+			both = ", queried instead of its classic buckets"
+		}
+		return fmt.Sprintf("timer %s p%s from a native histogram (bucket factor %s, schema %d%s): histogram_quantile is within %s%% of the true value at any value: %s; %s (while at most %d buckets are populated)",
+			m[1], m[3], strconv.FormatFloat(l.NativeFactor, 'g', -1, 64), l.NativeSchema(), both,
+			strconv.FormatFloat(rel*100, 'f', 1, 64), part("warn", warn), part("error", crit), l.NativeMaxBuckets)
 	}
-	if len(h.Buckets) == 0 {
+	if len(l.Classic) == 0 {
 		return ""
 	}
 	part := func(name string, thresholdMs float64) string {
-		lo, hi := bucketAround(h.Buckets, thresholdMs/1000)
+		lo, hi := bucketAround(l.Classic, thresholdMs/1000)
 		if math.IsInf(hi, 1) {
 			return fmt.Sprintf("%s %s ms is beyond the last bucket (%s ms): histogram_quantile cannot go past %s ms", name, ms(thresholdMs/1000), ms(lo), ms(lo))
 		}

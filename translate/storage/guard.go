@@ -90,6 +90,7 @@ type guardAppender struct {
 	storage.Appender
 	limit   int64
 	metrics *guardMetrics
+	histogramCount
 }
 
 func (a *guardAppender) refused(err error) {
@@ -117,7 +118,18 @@ func (a *guardAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, 
 	}
 	ref, err := a.Appender.AppendHistogram(ref, l, t, h, fh)
 	a.refused(err)
+	a.add(err)
 	return ref, err
+}
+
+// Commit commits, then counts the committed native histograms for the
+// remote write targets that do not take them (histograms.go).
+func (a *guardAppender) Commit() error { return a.commit(a.Appender.Commit()) }
+
+// Rollback forgets the histograms appended so far.
+func (a *guardAppender) Rollback() error {
+	a.n = 0
+	return a.Appender.Rollback()
 }
 
 // AppendSTZeroSample refuses a zero for a sample that Append would refuse;
@@ -141,4 +153,39 @@ func (a *guardAppender) AppendExemplar(ref storage.SeriesRef, l labels.Labels, e
 		return 0, ErrTooFarInFuture
 	}
 	return a.Appender.AppendExemplar(ref, l, e)
+}
+
+// guardAppenderV2 is guardAppender for Prometheus's V2 interface (the rules
+// manager's): rule output stamped after limit is refused, every refusal is
+// counted by reason, and the native histograms committed are counted for
+// the remote write targets that do not take them (a recording rule over
+// native histograms records native histograms).
+type guardAppenderV2 struct {
+	storage.AppenderV2
+	limit   int64
+	metrics *guardMetrics
+	histogramCount
+}
+
+func (a *guardAppenderV2) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AppendV2Options) (storage.SeriesRef, error) {
+	if t > a.limit {
+		a.metrics.refused[RefusedTooFarInFuture].Inc()
+		return 0, ErrTooFarInFuture
+	}
+	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
+	if err != nil {
+		reason, _ := RefusalReason(err)
+		a.metrics.refused[reason].Inc()
+	}
+	if h != nil || fh != nil {
+		a.add(err)
+	}
+	return ref, err
+}
+
+func (a *guardAppenderV2) Commit() error { return a.commit(a.AppenderV2.Commit()) }
+
+func (a *guardAppenderV2) Rollback() error {
+	a.n = 0
+	return a.AppenderV2.Rollback()
 }

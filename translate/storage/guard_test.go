@@ -129,3 +129,30 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, reason string) pr
 	t.Fatalf("%s{reason=%q} not registered", name, reason)
 	return nil
 }
+
+// TestRuleOutputGuarded: the rules manager appends through AppenderV2;
+// rule output stamped hours ahead (an evaluation at a wrong clock) is
+// refused and counted like any other sample, and the present is kept.
+func TestRuleOutputGuarded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st := open(t, cstorage.Options{Path: t.TempDir(), Registerer: reg, MaxFuture: 10 * time.Minute})
+	defer st.Close()
+	ls := labels.FromStrings("__name__", "seyren_check_value")
+	now := time.Now()
+	app := st.AppenderV2(context.Background())
+	if _, err := app.Append(0, ls, 0, now.Add(3*time.Hour).UnixMilli(), 1, nil, nil, storage.AppendV2Options{}); !errors.Is(err, cstorage.ErrTooFarInFuture) {
+		t.Fatalf("3h ahead: err %v, want ErrTooFarInFuture", err)
+	}
+	if _, err := app.Append(0, ls, 0, now.UnixMilli(), 2, nil, nil, storage.AppendV2Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(mustCounter(t, reg, "copenhagen_storage_samples_refused_total", cstorage.RefusedTooFarInFuture)); got != 1 {
+		t.Fatalf("refused too_far_in_future = %v, want 1", got)
+	}
+	if maxt := st.TSDB().Head().MaxTime(); maxt != now.UnixMilli() {
+		t.Fatalf("head max time %v, want the present sample's %v", maxt, now.UnixMilli())
+	}
+}

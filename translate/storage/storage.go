@@ -101,6 +101,7 @@ type Storage struct {
 
 	maxFuture time.Duration
 	guard     *guardMetrics
+	skips     *histogramSkips
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,7 +155,8 @@ func Open(opts Options) (_ *Storage, err error) {
 	if opts.MaxFuture <= 0 {
 		opts.MaxFuture = DefaultMaxFuture
 	}
-	s := &Storage{mode: opts.Mode, path: dir, logger: opts.Logger, maxFuture: opts.MaxFuture}
+	s := &Storage{mode: opts.Mode, path: dir, logger: opts.Logger, maxFuture: opts.MaxFuture,
+		skips: newHistogramSkips(opts.Registerer, opts.Logger.With("component", "remote"))}
 
 	// Remote write reads the WAL under dir, so it is created first and
 	// told about every commit (SetWriteNotified), as in cmd/prometheus.
@@ -266,7 +268,9 @@ func (s *Storage) ApplyRemoteWrite(rws []*promconfig.RemoteWriteConfig) error {
 	if err := s.remote.ApplyConfig(cfg); err != nil {
 		return fmt.Errorf("remote_write: %w", err)
 	}
-	return nil
+	// After the queues: a config the queues refused leaves the counted
+	// targets as they were, like the queues.
+	return s.skips.apply(rws)
 }
 
 // ValidateRemoteWrite checks remote write targets the way
@@ -357,9 +361,24 @@ func (noScrapeManager) Get() (*scrape.Manager, error) {
 // ahead of the present.
 func (s *Storage) Appender(ctx context.Context) storage.Appender {
 	return &guardAppender{
-		Appender: s.Storage.Appender(ctx),
-		limit:    time.Now().Add(s.maxFuture).UnixMilli(),
-		metrics:  s.guard,
+		Appender:       s.Storage.Appender(ctx),
+		limit:          time.Now().Add(s.maxFuture).UnixMilli(),
+		metrics:        s.guard,
+		histogramCount: histogramCount{skips: s.skips},
+	}
+}
+
+// AppenderV2 returns an appender of the fanout through Prometheus's V2
+// interface (the rules manager's) behind the same guard as Appender: a
+// sample stamped more than MaxFuture after the wall clock is refused and
+// every refusal counted, and native histograms appended through it are
+// counted for remote write targets that do not take them.
+func (s *Storage) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	return &guardAppenderV2{
+		AppenderV2:     s.Storage.AppenderV2(ctx),
+		limit:          time.Now().Add(s.maxFuture).UnixMilli(),
+		metrics:        s.guard,
+		histogramCount: histogramCount{skips: s.skips},
 	}
 }
 

@@ -21,9 +21,12 @@ type ShadowConfig struct {
 	// ChecksFile is a Seyren export (/api/checks JSON, as `import seyren
 	// --from` reads it); the import writes DIR/shadow/checks.json.
 	ChecksFile Path `yaml:"checks_file"`
-	// SeyrenURL is Seyren itself, for links (its alert history is read
-	// by `copenhagen shadow replay --seyren-url`).
-	SeyrenURL string `yaml:"seyren_url"`
+	// SeyrenURL is Seyren itself (its API, /api/checks): optional. With
+	// it the live shadow seeds its emulator from Seyren's newest alert
+	// rows and reads Seyren's reported state once per evaluation interval
+	// as a third column; `copenhagen shadow replay --config` reads
+	// Seyren's alert history. Same HTTP client options as graphite_url.
+	SeyrenURL string `yaml:"seyren_url" redact:"url"`
 	// Timeout bounds one render; Concurrency bounds the renders at once.
 	Timeout     time.Duration `yaml:"timeout"`
 	Concurrency int           `yaml:"concurrency"`
@@ -42,6 +45,13 @@ type ShadowConfig struct {
 	TimerBuckets []float64 `yaml:"timer_buckets"`
 	// EvidencePerCheck is how many disagreements are kept per check.
 	EvidencePerCheck int `yaml:"evidence_per_check"`
+	// SettleDelay is when each disagreement is checked again (the
+	// "settled" second pass, alerting/shadow settle.go): graphite-web is
+	// asked again for the same instant, the check's value re-evaluated
+	// over the stored data. A mismatch that disappears was timing (late
+	// points, carbon's cache, graphite-web's cache); one that persists is
+	// logic. 0 turns the second pass off.
+	SettleDelay time.Duration `yaml:"settle_delay"`
 	// HTTPClientConfig is the client towards graphite-web, as for every
 	// HTTP client: basic_auth, bearer_token_file, tls_config, oauth2,
 	// proxy_url (httpclient.go); secrets in files only.
@@ -52,6 +62,12 @@ type ShadowConfig struct {
 	HeaderFiles map[string]Path `yaml:"header_files"`
 }
 
+// MaxSettleDelay bounds shadow.settle_delay: the settled pass renders the
+// original instant again, which must still be inside whisper's finest
+// archive (a day in every retention users run) to be the same data,
+// settled, rather than a rollup of it.
+const MaxSettleDelay = 6 * time.Hour
+
 // SetDefaults sets the values used for keys absent from the file.
 func (c *ShadowConfig) SetDefaults() {
 	c.Timeout = 20 * time.Second
@@ -60,6 +76,7 @@ func (c *ShadowConfig) SetDefaults() {
 	c.MinEpisodes = 1
 	c.TrafficShare = 1
 	c.EvidencePerCheck = 20
+	c.SettleDelay = 10 * time.Minute
 }
 
 // Enabled says whether the shadow runs.
@@ -88,6 +105,8 @@ func (c *ShadowConfig) Validate() error {
 	if c.SeyrenURL != "" {
 		if u, err := url.Parse(c.SeyrenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(Fieldf("seyren_url", `expected an http:// or https:// URL, got %s`, quote(RedactURL(c.SeyrenURL))))
+		} else if u.User != nil {
+			add(Fieldf("seyren_url", "must not contain credentials; use basic_auth.password_file"))
 		}
 	}
 	if c.ChecksFile == "" {
@@ -123,6 +142,9 @@ func (c *ShadowConfig) Validate() error {
 	}
 	if c.EvidencePerCheck <= 0 || c.EvidencePerCheck > 10000 {
 		add(Fieldf("evidence_per_check", "must be between 1 and 10000, got %d", c.EvidencePerCheck))
+	}
+	if c.SettleDelay < 0 || c.SettleDelay > MaxSettleDelay {
+		add(Fieldf("settle_delay", "must be between 0 (off) and %s (graphite-web must still answer from its finest archive), got %s", MaxSettleDelay, c.SettleDelay))
 	}
 	for name := range c.Headers {
 		if slices.Contains(reservedHeaders, http.CanonicalHeaderKey(name)) {

@@ -101,7 +101,17 @@ type RemoteWriteConfig struct {
 	// oauth2, proxy_url (httpclient.go).
 	HTTPClientConfig `yaml:",inline"`
 	Headers          map[string]string `yaml:"headers" redact:"values"`
-	Queue            QueueConfig       `yaml:"queue"`
+	// SendNativeHistograms sends native histograms (StatsD timers and
+	// histograms mapped with native_histogram_bucket_factor) to this
+	// target, as Prometheus's key of that name. Off by default, as in
+	// Prometheus: a receiver that does not take them either drops them
+	// while answering 2xx (VictoriaMetrics 1.79) or answers 500 and stops
+	// the whole queue behind them (Prometheus 2.x without
+	// --enable-feature=native-histograms). While off, the histograms this
+	// target does not get are counted in
+	// copenhagen_remote_write_histograms_skipped_total.
+	SendNativeHistograms bool        `yaml:"send_native_histograms"`
+	Queue                QueueConfig `yaml:"queue"`
 }
 
 // QueueConfig tunes the remote write queue (Prometheus's queue_config).
@@ -124,6 +134,7 @@ type QueueConfig struct {
 // retried: a receiver asking to slow down is not a reason to lose data.
 func (c *RemoteWriteConfig) SetDefaults() {
 	c.RemoteTimeout = 30 * time.Second
+	c.SendNativeHistograms = false // Prometheus's default; see the field
 	c.Queue = QueueConfig{
 		Capacity:          10000,
 		MaxShards:         50,

@@ -43,6 +43,7 @@ remote_write:
     headers: {X-Scope-OrgID: team-a}
     queue: {max_shards: 4, retry_on_http_429: false}
   - url: http://prom:9090/api/v1/write
+    send_native_histograms: true
     basic_auth: {username: copenhagen, password_file: pass}
 `
 	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
@@ -67,6 +68,14 @@ remote_write:
 	// Unset queue keys keep Prometheus's defaults; 429 is retried by default.
 	if vm.Queue.Capacity != 10000 || !prom.Queue.RetryOnHTTP429 || prom.RemoteTimeout != 30*time.Second {
 		t.Errorf("defaults lost: %+v / %+v", vm.Queue, prom)
+	}
+	// Native histograms are sent only where the file says so.
+	if vm.SendNativeHistograms || !prom.SendNativeHistograms {
+		t.Errorf("send_native_histograms: remote_write[0] = %v (want the default, false), remote_write[1] = %v (want true)",
+			vm.SendNativeHistograms, prom.SendNativeHistograms)
+	}
+	if !strings.Contains(c.String(), "send_native_histograms: true") || !strings.Contains(c.String(), "send_native_histograms: false") {
+		t.Errorf("the config dump does not show send_native_histograms:\n%s", c.String())
 	}
 	if prom.BasicAuth.Username != "copenhagen" || prom.BasicAuth.PasswordFile != Path(filepath.Join(dir, "pass")) {
 		t.Errorf("remote_write[1].basic_auth = %+v", prom.BasicAuth)
@@ -95,6 +104,8 @@ func TestStorageAndRemoteWriteErrors(t *testing.T) {
 		{"remote_write:\n  - url: http://x/\n    headers: {authorization: Bearer x}\n", []string{"remote_write[0].headers.authorization: is set by Copenhagen or holds credentials"}},
 		{"remote_write:\n  - url: http://x/\n    queue:\n      min_shards: 5\n      max_shards: 2\n", []string{"c.yml:4: remote_write[0].queue.min_shards: must be at most max_shards (2), got 5"}},
 		{"remote_write:\n  - url: http://x/\n    queu: {}\n", []string{"c.yml:3: unknown key \"remote_write[0].queu\""}},
+		{"remote_write:\n  - url: http://x/\n    send_native_histograms: yes please\n", []string{"c.yml:3: remote_write[0].send_native_histograms:"}},
+		{"remote_write:\n  - url: http://x/\n    send_native_histogram: true\n", []string{"c.yml:3: unknown key \"remote_write[0].send_native_histogram\"", "send_native_histograms"}},
 	}
 	for _, tt := range tests {
 		file := filepath.Join(dir, "c.yml")

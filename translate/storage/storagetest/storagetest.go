@@ -89,8 +89,27 @@ type Server struct {
 	ready  string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
 	exited chan struct{}
+}
+
+// lockedBuffer is the server's output: os/exec copies into it from its
+// own goroutine while a test reads it with Logs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Start starts the server (again, after Stop: same port and data) and
@@ -99,7 +118,7 @@ func (s *Server) Start() {
 	s.t.Helper()
 	s.mu.Lock()
 	s.cmd = exec.Command(s.bin, s.args...)
-	s.logs = &bytes.Buffer{}
+	s.logs = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
