@@ -131,6 +131,10 @@ func TestVerdict(t *testing.T) {
 		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonUnexplained: 1}}, VerdictDiverging},
 		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonNaN: 1}}, VerdictDiverging},
 		{CheckStats{NotComparable: 50}, VerdictNotComparable},
+		// Seyren's own state disagrees with the rules, unexplained: not
+		// ready, though the port agrees; explained gaps do not block.
+		{CheckStats{Agree: 100, Episodes: 3, Seyren: &SeyrenStats{VsPromQL: SeyrenAgreement{Agree: 90, Disagree: 1, Reasons: map[string]int{ReasonUnexplained: 1}}}}, VerdictDiverging},
+		{CheckStats{Agree: 100, Episodes: 3, Seyren: &SeyrenStats{VsPromQL: SeyrenAgreement{Agree: 90, Disagree: 2, Reasons: map[string]int{ReasonWindowEdge: 2}}}}, VerdictReady},
 	} {
 		if got, why := verdict(&tc.st, 5, 1); got != tc.want {
 			t.Errorf("%+v: %s (%s), want %s", tc.st, got, why, tc.want)
