@@ -100,7 +100,10 @@ type compareContext struct {
 	hasPrev      bool
 	trafficShare float64
 	bucketsMs    []float64
-	rollupNC     bool // a rolled-up answer is not comparable (replay)
+	// nativeRel > 0: the timer is a native histogram, whose
+	// histogram_quantile is within that share of the true value.
+	nativeRel float64
+	rollupNC  bool // a rolled-up answer is not comparable (replay)
 }
 
 type targetKind int
@@ -231,7 +234,7 @@ var classifiers = []struct {
 			if pr.Graphite == pr.PromQL {
 				continue
 			}
-			if !pr.gPresent || math.Abs(pr.pv-pr.gv) > bucketWidth(cc.bucketsMs, pr.gv) {
+			if !pr.gPresent || math.Abs(pr.pv-pr.gv) > timerError(cc, pr.gv, pr.pv) {
 				return false
 			}
 		}
@@ -273,6 +276,31 @@ func classify(g RunResult, p PromSide, pairs []Pair, cc compareContext) string {
 	}
 	return ReasonUnexplained
 }
+
+// timerError is how far histogram_quantile may be from Seyren's
+// percentile g (the estimate p): for a native histogram both lie in one
+// exponential bucket, so within nativeRel of the larger; for classic
+// buckets, within the width of the bucket holding g.
+func timerError(cc compareContext, g, p float64) float64 {
+	if cc.nativeRel > 0 {
+		return cc.nativeRel * math.Max(math.Abs(g), math.Abs(p)) * (1 + 1e-9)
+	}
+	return bucketWidth(cc.bucketsMs, g)
+}
+
+// timerPath is the first timer percentile path of a target
+// (stats.timers.<timer>.upper_90), and the StatsD name of its timer.
+func timerPath(target string) (timer string, ok bool) {
+	paths := strings.FieldsFunc(target, func(r rune) bool { return strings.ContainsRune("(), \t'\"", r) })
+	for _, p := range paths {
+		if m := timerName.FindStringSubmatch(p); m != nil {
+			return m[1], true
+		}
+	}
+	return "", false
+}
+
+var timerName = regexp.MustCompile(`^stats\.timers\.(.+)\.(?:upper|mean|sum|median)_\d+$`)
 
 // bucketWidth is the width of the histogram bucket (in ms, bounds sorted)
 // that holds v: histogram_quantile interpolates linearly inside it, so

@@ -3,7 +3,11 @@ package shadow
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/copenhagen-obs/copenhagen/translate/names"
+	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
 func gRun(state State, targets ...TargetResult) RunResult {
@@ -52,6 +56,13 @@ func TestCompareClasses(t *testing.T) {
 		// p90 30 ms with buckets 25 and 50 ms: 45 ms is inside the bucket.
 		{"histogram bucket", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 45, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs}, ResultDisagree, ReasonHistogramBucket},
 		{"timer gap beyond the bucket", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 300, Error, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs}, ResultDisagree, ReasonUnexplained},
+		// Native, schema 3 (9.05 %): 34.8 ms next to 32 ms is in one
+		// exponential bucket (the 1 ms classic bucket would not explain
+		// it); 45 ms is not, though the classic 25-50 ms bucket would.
+		{"native within its relative bound", gRun(OK, gt("stats.timers.api.upper_90", 32, OK, 10)), nil, ps("", 34.8, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: []float64{31, 32, 33}, nativeRel: 0.0905}, ResultDisagree, ReasonHistogramBucket},
+		{"same gap, classic 1 ms buckets", gRun(OK, gt("stats.timers.api.upper_90", 32, OK, 10)), nil, ps("", 34.8, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: []float64{31, 32, 33}}, ResultDisagree, ReasonUnexplained},
+		{"same gap as the classic bucket case", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 45, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs}, ResultDisagree, ReasonHistogramBucket},
+		{"native beyond its relative bound", gRun(OK, gt("stats.timers.api.upper_90", 30, OK, 10)), nil, ps("", 45, Warn, nil), compareContext{kind: kindTimerPercentile, bucketsMs: bucketsMs, nativeRel: 0.0905}, ResultDisagree, ReasonUnexplained},
 		{"counter smoothing", gRun(Warn, gt("stats.api.hits", 12, Warn, 10)), nil, ps("", 9, OK, nil), compareContext{kind: kindCounter}, ResultDisagree, ReasonCounterRate},
 		{"counter far off", gRun(Warn, gt("stats.api.hits", 12, Warn, 10)), nil, ps("", 1, OK, nil), compareContext{kind: kindCounter}, ResultDisagree, ReasonUnexplained},
 		{"wrong gauge", gRun(Warn, gt("stats.gauges.q", 150, Warn, 10)), nil, ps("", 450, Error, nil), compareContext{hasPrev: true, prevGraphite: Warn, prevPromQL: Error}, ResultDisagree, ReasonUnexplained},
@@ -120,9 +131,52 @@ func TestVerdict(t *testing.T) {
 		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonUnexplained: 1}}, VerdictDiverging},
 		{CheckStats{Agree: 100, Episodes: 3, Disagree: 1, Reasons: map[string]int{ReasonNaN: 1}}, VerdictDiverging},
 		{CheckStats{NotComparable: 50}, VerdictNotComparable},
+		// Seyren's own state disagrees with the rules, unexplained: not
+		// ready, though the port agrees; explained gaps do not block.
+		{CheckStats{Agree: 100, Episodes: 3, Seyren: &SeyrenStats{VsPromQL: SeyrenAgreement{Agree: 90, Disagree: 1, Reasons: map[string]int{ReasonUnexplained: 1}}}}, VerdictDiverging},
+		{CheckStats{Agree: 100, Episodes: 3, Seyren: &SeyrenStats{VsPromQL: SeyrenAgreement{Agree: 90, Disagree: 2, Reasons: map[string]int{ReasonWindowEdge: 2}}}}, VerdictReady},
 	} {
 		if got, why := verdict(&tc.st, 5, 1); got != tc.want {
 			t.Errorf("%+v: %s (%s), want %s", tc.st, got, why, tc.want)
+		}
+	}
+}
+
+// TestTimerLayoutFromMapping: a timer check's percentile gap is judged by
+// the buckets its own mapping rule gives the timer, or by the native
+// histogram's relative bound, not by one shadow-wide list.
+func TestTimerLayoutFromMapping(t *testing.T) {
+	m, err := names.Parse([]byte(`defaults:
+  observer_type: histogram
+  histogram_options:
+    buckets: [0.01, 0.1, 1]
+mappings:
+- match: api.*
+  name: api_latency_seconds
+  histogram_options:
+    native_histogram_bucket_factor: 1.1
+`), "mapping.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := seyren.TimerHistograms(m)
+	for _, tc := range []struct {
+		target     string
+		wantNative bool
+		wantMs     []float64
+	}{
+		{"stats.timers.api.login.upper_90", true, nil},
+		{"maxSeries(stats.timers.api.*.upper_90)", true, nil},
+		{"stats.timers.db.query.upper_90", false, []float64{10, 100, 1000}},
+		{"stats.gauges.queue", false, nil},
+	} {
+		d := &checkDef{check: seyren.Check{Target: tc.target}, kind: kindOf(tc.target)}
+		d.timerLayout(f)
+		if (d.nativeRel > 0) != tc.wantNative || (tc.wantNative && math.Abs(d.nativeRel-0.0905) > 0.001) {
+			t.Errorf("%s: nativeRel %v, want native=%v", tc.target, d.nativeRel, tc.wantNative)
+		}
+		if !slices.Equal(d.bucketsMs, tc.wantMs) {
+			t.Errorf("%s: buckets %v ms, want %v", tc.target, d.bucketsMs, tc.wantMs)
 		}
 	}
 }

@@ -33,11 +33,12 @@ type ReplayOptions struct {
 	Interval   time.Duration
 	// Timeout, MinEvaluations, MinEpisodes, TrafficShare, TimerBuckets:
 	// as in Options.
-	Timeout        time.Duration
-	MinEvaluations int
-	MinEpisodes    int
-	TrafficShare   float64
-	TimerBuckets   []float64
+	Timeout         time.Duration
+	MinEvaluations  int
+	MinEpisodes     int
+	TrafficShare    float64
+	TimerBuckets    []float64
+	TimerHistograms seyren.TimerHistogramFunc
 	// Seyren, when set, is Seyren's API: each check's alert history is
 	// the third column at every step (seyren_replay.go).
 	Seyren SeyrenAPI
@@ -113,7 +114,7 @@ func Replay(ctx context.Context, o ReplayOptions) (Report, error) {
 	s, err := New(Options{
 		Graphite: o.Graphite, Checks: o.Checks, QueryFunc: qf, Dir: o.Dir, Timeout: o.Timeout,
 		Concurrency: 1, MinEvaluations: o.MinEvaluations, MinEpisodes: o.MinEpisodes,
-		TrafficShare: o.TrafficShare, TimerBuckets: o.TimerBuckets, Logger: o.Logger,
+		TrafficShare: o.TrafficShare, TimerBuckets: o.TimerBuckets, TimerHistograms: o.TimerHistograms, Logger: o.Logger,
 		NativeStep: nativeStep(ctx, o.Graphite, o.Checks), RollupNotComparable: true,
 		Seyren: o.Seyren, replay: true,
 	})

@@ -110,6 +110,11 @@ func verdict(st *CheckStats, minEvaluations, minEpisodes int) (string, string) {
 		// Explained, but a translation bug: Copenhagen resolves where
 		// Seyren keeps alerting.
 		return VerdictDiverging, fmt.Sprintf("%d evaluations where the rule's value is NaN (an idle timer) and Seyren keeps its last value", st.Reasons[ReasonNaN])
+	case st.Seyren != nil && st.Seyren.VsPromQL.Reasons[ReasonUnexplained] > 0:
+		// The headline: what Seyren itself said (seyren_url) against
+		// Copenhagen's rules. A port that agrees with the rules proves
+		// little if Seyren said otherwise.
+		return VerdictDiverging, fmt.Sprintf("%d unexplained disagreements with Seyren's own state (seyren_url)", st.Seyren.VsPromQL.Reasons[ReasonUnexplained])
 	case st.Agree+st.Disagree == 0:
 		return VerdictNotComparable, "no evaluation could be compared yet"
 	case st.Agree+st.Disagree < minEvaluations:

@@ -384,7 +384,8 @@ func (s *Shadow) runSettle(ps *pendingSettle) {
 	res := Run(series, err, def.th, def.check.AllowNoData, last)
 	p, stateFrom := s.settledPromSide(ctx, def, ps)
 	cc := compareContext{kind: def.kind, minStep: ps.MinStep, prevGraphite: ps.PrevGraphite, prevPromQL: ps.PrevPromQL,
-		hasPrev: ps.HasPrev, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs}
+		hasPrev: ps.HasPrev, trafficShare: s.opts.TrafficShare}
+	s.timerContext(&cc, def)
 	o := compare(res, err, p, cc)
 	if o.Result == ResultNotComparable && s.stopping() {
 		// Cut short by Stop: saved, settled by the next run.

@@ -493,9 +493,11 @@ func TestSettleRecordedRestart(t *testing.T) {
 		return s
 	}
 
-	// A queue of one: the second disagreement is not settled.
+	// A queue of one: the second disagreement is not settled. A settle
+	// is due at t0 + delay and t0 is the recorded instant, hours or
+	// days ago: the delay reaches an hour past now.
 	reg := prometheus.NewRegistry()
-	s := open(time.Hour, reg)
+	s := open(time.Since(t0)+time.Hour, reg)
 	late := rig.evaluate(t, s, "late", t0)
 	wrong := rig.evaluate(t, s, "wrong", t0)
 	if late.Reasons[ReasonUnexplained] != 1 || late.Settle.Pending != 1 {

@@ -63,9 +63,14 @@ type Options struct {
 	// TrafficShare is the share of the legacy traffic Copenhagen receives
 	// during a partial ramp (0.01, 0.25, 1). Default 1.
 	TrafficShare float64
-	// TimerBuckets are the histogram bounds of timers, in seconds.
-	// Default DefaultTimerBuckets.
+	// TimerBuckets are the histogram bounds of timers, in seconds, for
+	// timers TimerHistograms does not know. Default DefaultTimerBuckets.
 	TimerBuckets []float64
+	// TimerHistograms says how each StatsD timer is stored (from the
+	// statsd mapping file, seyren.TimerHistograms), so that a timer
+	// check's percentile gap is explained by its own buckets, or by a
+	// native histogram's relative bound. nil: TimerBuckets for all.
+	TimerHistograms seyren.TimerHistogramFunc
 	// Evidence is how many disagreements are kept per check. Default 20.
 	Evidence int
 	// NativeStep is whisper's finest step for the checks' series (0:
@@ -131,6 +136,48 @@ type checkDef struct {
 	th    Thresholds
 	kind  targetKind
 	bad   string // why the check cannot be shadowed
+	// bucketsMs and nativeRel: how the check's timer is stored, when
+	// TimerHistograms knows it (nil bucketsMs and 0: the shadow's
+	// TimerBuckets).
+	bucketsMs []float64
+	nativeRel float64
+}
+
+// timerLayout fills d's timer layout from the mapping, for a timer check.
+func (d *checkDef) timerLayout(f seyren.TimerHistogramFunc) {
+	if d.kind != kindTimerPercentile || f == nil {
+		return
+	}
+	timer, ok := timerPath(d.check.Target)
+	if !ok {
+		return
+	}
+	// A glob (stats.timers.api.*.upper_90) is looked up as written: the
+	// mapping's glob rules match a "*" segment like any other, so the
+	// rule that maps the timers the glob covers is found in the common
+	// case of one rule per timer family.
+	l, ok := f(timer)
+	if !ok {
+		return
+	}
+	if l.Native() {
+		d.nativeRel = l.NativeRelativeError()
+		return
+	}
+	for _, b := range l.Classic {
+		d.bucketsMs = append(d.bucketsMs, b*1000)
+	}
+	slices.Sort(d.bucketsMs)
+}
+
+// timerContext sets cc's timer layout for def: its own, or the shadow's.
+func (s *Shadow) timerContext(cc *compareContext, def *checkDef) {
+	cc.bucketsMs = s.bucketsMs
+	if def.nativeRel > 0 {
+		cc.nativeRel = def.nativeRel
+	} else if def.bucketsMs != nil {
+		cc.bucketsMs = def.bucketsMs
+	}
 }
 
 // Shadow evaluates imported checks Seyren's way next to Copenhagen's.
@@ -190,6 +237,7 @@ func New(o Options) (*Shadow, error) {
 	slices.Sort(s.bucketsMs)
 	for _, c := range o.Checks {
 		d := &checkDef{check: c, kind: kindOf(c.Target)}
+		d.timerLayout(o.TimerHistograms)
 		th, err := ParseThresholds(c.Warn.Text, c.Error.Text)
 		switch {
 		case len(c.Problems) > 0:
@@ -431,7 +479,8 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	}
 	before := maps.Clone(last)
 	cc := compareContext{kind: def.kind, minStep: st.MinStep, prevGraphite: st.Last.Graphite, prevPromQL: st.Last.PromQL,
-		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, bucketsMs: s.bucketsMs, rollupNC: s.opts.RollupNotComparable}
+		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, rollupNC: s.opts.RollupNotComparable}
+	s.timerContext(&cc, def)
 	if s.opts.NativeStep > 0 {
 		cc.minStep = s.opts.NativeStep
 	}

@@ -30,7 +30,7 @@ type shadowReportFlags struct {
 // shadowReplayFlags are the flags of `copenhagen shadow replay`.
 type shadowReplayFlags struct {
 	checks, graphite, data, out, format *string
-	seyren, config                      *string
+	seyren, config, statsdMapping       *string
 	rules                               *[]string
 	start, end                          *string
 	interval, timeout                   *time.Duration
@@ -44,6 +44,7 @@ func shadowReplayCmd(sh *kingpin.CmdClause) (*kingpin.CmdClause, *shadowReplayFl
 		graphite:       c.Flag("graphite", "graphite-web base URL; default shadow.graphite_url of --config.").String(),
 		seyren:         c.Flag("seyren", "Seyren's base URL: its alert history becomes the third column; default shadow.seyren_url of --config.").String(),
 		config:         c.Flag("config", "copenhagen.yml: graphite_url, seyren_url, checks_file and their HTTP client options (auth, TLS, headers from files) from its shadow section, storage.path for --data.").String(),
+		statsdMapping:  c.Flag("statsd-mapping", "statsd_exporter mapping file, to explain timer percentile gaps by each timer's own buckets or native histogram; default statsd.mapping_file of --config.").String(),
 		rules:          c.Flag("rules", "Imported rule files (glob, repeatable), e.g. DIR/rules/*.yml.").Required().Strings(),
 		data:           c.Flag("data", "Copenhagen's storage.path (opened read-only); default storage.path of --config.").String(),
 		start:          c.Flag("start", "Start: RFC 3339 or unix seconds.").Required().String(),
@@ -99,6 +100,7 @@ func shadowReplay(f *shadowReplayFlags, stdout, stderr io.Writer) int {
 		Graphite: src.graphite, Seyren: src.seyren, Checks: checks, RuleFiles: files, DataDir: src.data,
 		Start: start, End: end, Interval: *f.interval, Timeout: *f.timeout,
 		MinEvaluations: *f.minEvaluations, MinEpisodes: *f.minEpisodes, Dir: *f.out,
+		TimerHistograms: src.timers, TimerBuckets: src.timerBuckets, TrafficShare: src.trafficShare,
 	})
 	if err != nil {
 		return fail("%v", err)

@@ -143,6 +143,10 @@ func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, 
 	if err != nil {
 		return nil, err
 	}
+	timers, err := timerHistograms(string(cfg.StatsD.MappingFile))
+	if err != nil {
+		return nil, fmt.Errorf("shadow: %w", err)
+	}
 	dir := string(sc.Dir)
 	if dir == "" {
 		dir = filepath.Join(string(cfg.Storage.Path), "shadow")
@@ -151,7 +155,7 @@ func newShadow(cfg *config.Config, qf rules.QueryFunc, a *app) (*shadow.Shadow, 
 		Graphite: client, Checks: checks, QueryFunc: qf, Dir: dir,
 		Timeout: sc.Timeout, Concurrency: sc.Concurrency,
 		MinEvaluations: sc.MinEvaluations, MinEpisodes: sc.MinEpisodes,
-		TrafficShare: sc.TrafficShare, TimerBuckets: sc.TimerBuckets, Evidence: sc.EvidencePerCheck,
+		TrafficShare: sc.TrafficShare, TimerBuckets: sc.TimerBuckets, TimerHistograms: timers, Evidence: sc.EvidencePerCheck,
 		Seyren: sey, SeyrenInterval: cfg.Rules.EvaluationInterval,
 		SettleDelay: sc.SettleDelay,
 		Logger:      a.logger.With("component", "shadow"), Registerer: a.reg,
@@ -186,19 +190,33 @@ type replaySource struct {
 	checks, data string
 	graphite     shadow.Renderer
 	seyren       shadow.SeyrenAPI
+	// timers, timerBuckets and trafficShare explain timer and ramp
+	// disagreements as the live shadow does (statsd.mapping_file,
+	// shadow.timer_buckets, shadow.traffic_share of --config).
+	timers       seyren.TimerHistogramFunc
+	timerBuckets []float64
+	trafficShare float64
 }
 
 func replaySources(f *shadowReplayFlags) (replaySource, error) {
 	var src replaySource
 	var sc config.ShadowConfig
-	var data string
+	var data, mapping string
 	if *f.config != "" {
 		cfg, err := config.Load(*f.config)
 		if err != nil {
 			return src, err
 		}
-		sc, data = cfg.Shadow, string(cfg.Storage.Path)
+		sc, data, mapping = cfg.Shadow, string(cfg.Storage.Path), string(cfg.StatsD.MappingFile)
 	}
+	if *f.statsdMapping != "" {
+		mapping = *f.statsdMapping
+	}
+	timers, err := timerHistograms(mapping)
+	if err != nil {
+		return src, err
+	}
+	src.timers, src.timerBuckets, src.trafficShare = timers, sc.TimerBuckets, sc.TrafficShare
 	src.checks, src.data = string(sc.ChecksFile), data
 	if *f.checks != "" {
 		src.checks = *f.checks

@@ -40,8 +40,9 @@ type ShadowConfig struct {
 	// TrafficShare is the share of the legacy traffic Copenhagen gets
 	// during a ramp (0 < share <= 1), to explain sums that differ by it.
 	TrafficShare float64 `yaml:"traffic_share"`
-	// TimerBuckets are the timers' histogram bounds in seconds (the
-	// mapping's histogram_options.buckets), to explain percentile gaps.
+	// TimerBuckets are histogram bounds in seconds, to explain the
+	// percentile gaps of timers statsd.mapping_file does not describe
+	// (the others are judged by their own buckets or native histogram).
 	TimerBuckets []float64 `yaml:"timer_buckets"`
 	// EvidencePerCheck is how many disagreements are kept per check.
 	EvidencePerCheck int `yaml:"evidence_per_check"`
