@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/prometheus/rules"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
@@ -366,19 +365,7 @@ func (s *Shadow) runSettle(ps *pendingSettle) {
 		case <-ctx.Done():
 		}
 	}()
-	req := graphiteweb.Request{Target: def.check.Target, From: def.check.From, Until: def.check.Until, Now: ps.At, NoCache: true}
-	start := time.Now()
-	series, err := s.opts.Graphite.Render(ctx, req)
-	s.m.duration.Observe(time.Since(start).Seconds())
-	outcome := "ok"
-	if err != nil {
-		outcome = graphiteweb.KindNetwork
-		var re *graphiteweb.RenderError
-		if errors.As(err, &re) {
-			outcome = re.Kind
-		}
-	}
-	s.m.requests.WithLabelValues(outcome).Inc()
+	req, series, err := s.render(ctx, def, ps.At)
 	last := LastStates{}
 	maps.Copy(last, ps.Before)
 	res := Run(series, err, def.th, def.check.AllowNoData, last)

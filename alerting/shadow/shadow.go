@@ -458,19 +458,7 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 		s.record(def, st, ts, o, RunResult{}, "", p)
 		return o, true
 	}
-	req := graphiteweb.Request{Target: def.check.Target, From: def.check.From, Until: def.check.Until, Now: ts, NoCache: true}
-	start := time.Now()
-	series, err := s.opts.Graphite.Render(ctx, req)
-	s.m.duration.Observe(time.Since(start).Seconds())
-	outcome := "ok"
-	if err != nil {
-		outcome = graphiteweb.KindNetwork
-		var re *graphiteweb.RenderError
-		if errors.As(err, &re) {
-			outcome = re.Kind
-		}
-	}
-	s.m.requests.WithLabelValues(outcome).Inc()
+	req, series, err := s.render(ctx, def, ts)
 
 	s.mu.Lock()
 	last := LastStates{}
@@ -755,4 +743,23 @@ func (s *Shadow) load() error {
 	}
 	s.restoreSettles(st.Pending)
 	return nil
+}
+
+// render asks graphite-web for the check's target as Seyren does, at the
+// instant ts (now=ts, no cache), and counts the request by outcome.
+func (s *Shadow) render(ctx context.Context, def *checkDef, ts time.Time) (graphiteweb.Request, []graphiteweb.Series, error) {
+	req := graphiteweb.Request{Target: def.check.Target, From: def.check.From, Until: def.check.Until, Now: ts, NoCache: true}
+	start := time.Now()
+	series, err := s.opts.Graphite.Render(ctx, req)
+	s.m.duration.Observe(time.Since(start).Seconds())
+	outcome := "ok"
+	if err != nil {
+		outcome = graphiteweb.KindNetwork
+		var re *graphiteweb.RenderError
+		if errors.As(err, &re) {
+			outcome = re.Kind
+		}
+	}
+	s.m.requests.WithLabelValues(outcome).Inc()
+	return req, series, err
 }
