@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 )
 
 // Results of one evaluation compared.
@@ -103,7 +107,11 @@ type compareContext struct {
 	// nativeRel > 0: the timer is a native histogram, whose
 	// histogram_quantile is within that share of the true value.
 	nativeRel float64
-	rollupNC  bool // a rolled-up answer is not comparable (replay)
+	// flushRange is, per Graphite target, the lowest and highest
+	// per-flush value within the PromQL side's rate window before the
+	// value compared (counterFlushRanges).
+	flushRange map[string][2]float64
+	rollupNC   bool // a rolled-up answer is not comparable (replay)
 }
 
 type targetKind int
@@ -248,12 +256,97 @@ var classifiers = []struct {
 			if pr.Graphite == pr.PromQL {
 				continue
 			}
-			if !pr.gPresent || relGap(pr.gv, pr.pv) > maxCounterGap {
+			if !pr.gPresent {
 				return false
 			}
+			if relGap(pr.gv, pr.pv) <= maxCounterGap {
+				continue
+			}
+			if r, ok := cc.flushRange[pr.Target]; ok && withinRange(pr.pv, r) {
+				continue
+			}
+			return false
 		}
 		return true
 	}},
+}
+
+// withinRange: rate() over a window is the average of the per-flush
+// rates in it, so during a ramp (traffic starting, stopping, a step)
+// it lies between the lowest and the highest flush of the window, give
+// or take rate()'s extrapolation at the window's edges (a tenth).
+func withinRange(v float64, r [2]float64) bool {
+	slack := 0.1 * math.Max(math.Abs(r[0]), math.Abs(r[1]))
+	return v >= r[0]-slack && v <= r[1]+slack
+}
+
+// counterFlushRanges gives, per series, the lowest and highest point
+// within window before (and at) its last non-null point: the per-flush
+// rates statsd wrote that rate() over window averages. A null inside the
+// window counts as 0: etsy statsd writes nothing for a counter no
+// application sent in that flush (a counter starting, or
+// deleteIdleStats), which is no increment. A window of 0 gives nil.
+func counterFlushRanges(series []graphiteweb.Series, window time.Duration) map[string][2]float64 {
+	if window <= 0 {
+		return nil
+	}
+	w := int64(window / time.Second)
+	out := map[string][2]float64{}
+	for _, s := range series {
+		last := -1
+		for i := len(s.Points) - 1; i >= 0; i-- {
+			if !s.Points[i].Null {
+				last = i
+				break
+			}
+		}
+		if last < 0 {
+			continue
+		}
+		end := s.Points[last].Time
+		lo, hi := s.Points[last].Value, s.Points[last].Value
+		for i := last - 1; i >= 0 && s.Points[i].Time > end-w-s.Step(); i-- {
+			v := 0.0 // statsd writes no flush for a counter nobody sent: none per second
+			if p := s.Points[i]; !p.Null {
+				v = p.Value
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		out[s.Target] = [2]float64{lo, hi}
+	}
+	return out
+}
+
+// rateWindow is the longest range of a rate(), irate() or increase() in
+// expr (the translated check's value), 0 when it has none or does not
+// parse.
+func rateWindow(expr string) time.Duration {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return 0
+	}
+	var w time.Duration
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		c, ok := n.(*parser.Call)
+		if !ok || c.Func == nil {
+			return nil
+		}
+		switch c.Func.Name {
+		case "rate", "irate", "increase":
+		default:
+			return nil
+		}
+		for _, a := range c.Args {
+			switch m := a.(type) {
+			case *parser.MatrixSelector:
+				w = max(w, m.Range)
+			case *parser.SubqueryExpr:
+				w = max(w, m.Range)
+			}
+		}
+		return nil
+	})
+	return w
 }
 
 // maxCounterGap is how far apart a per-flush statsd rate and rate() over

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
+	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
@@ -179,4 +182,65 @@ mappings:
 			t.Errorf("%s: buckets %v ms, want %v", tc.target, d.bucketsMs, tc.wantMs)
 		}
 	}
+}
+
+// TestCounterRamp: rate() over its window averages statsd's per-flush
+// rates, so while traffic starts or stops it lags Graphite's last flush
+// by more than any fixed share; it still lies between the lowest and the
+// highest flush of the window, and a wrong translation does not.
+func TestCounterRamp(t *testing.T) {
+	const target = "sumSeries(stats.userprefs.http.*.200)"
+	ramp := []graphiteweb.Series{{Target: target, Points: points(100, 0, 0, 0, 20, 80, 80)}}
+	stop := []graphiteweb.Series{{Target: target, Points: points(100, 80, 80, 80, 80, 0)}}
+	steady := []graphiteweb.Series{{Target: target, Points: points(100, 80, 80, 80, 80, 80, 80)}}
+	// A counter that did not exist: statsd wrote no flush (null) before.
+	born := []graphiteweb.Series{{Target: target, Points: points(100, 0, 0, 0, 1, 1)}}
+	for i := 0; i < 3; i++ {
+		born[0].Points[i].Null, born[0].Points[i].Text = true, "null"
+	}
+	expr := `sum(rate(userprefs_http_requests_total{code="200"}[3s]))`
+	if w := rateWindow(expr); w != 3*time.Second {
+		t.Fatalf("rateWindow = %v", w)
+	}
+	if w := rateWindow(`last_over_time(((sum(rate(x[1m])) * 60) >= -Inf)[10m:1m] offset 1m) or last_over_time(seyren_check_value[2m])`); w != time.Minute {
+		t.Fatalf("rateWindow of an imported check = %v, want 1m (the subqueries are not rate windows)", w)
+	}
+	for _, tc := range []struct {
+		name   string
+		series []graphiteweb.Series
+		gv, pv float64
+		g, p   State
+		want   string
+	}{
+		{"traffic starting", ramp, 80, 34.3, OK, Warn, ReasonCounterRate},
+		{"traffic stopped", stop, 0, 40, Error, Warn, ReasonCounterRate},
+		{"counter just born", born, 1, 0.367, Warn, OK, ReasonCounterRate},
+		{"3x in steady traffic", steady, 80, 240, OK, OK, ""},
+		{"3x while starting", ramp, 80, 240, OK, Warn, ReasonUnexplained},
+		{"a third in steady traffic", steady, 80, 26, OK, Warn, ReasonUnexplained},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := compareContext{kind: kindCounter, flushRange: counterFlushRanges(tc.series, rateWindow(expr))}
+			g := gRun(tc.g, gt(target, tc.gv, tc.g, 1))
+			o := compare(g, nil, ps("", tc.pv, tc.p, nil), cc)
+			if tc.want == "" {
+				if o.Result != ResultAgree {
+					t.Fatalf("states agree, got %+v", o)
+				}
+				return
+			}
+			if o.Result != ResultDisagree || o.Reason != tc.want {
+				t.Fatalf("got %s/%s, want disagree/%s (range %v)", o.Result, o.Reason, tc.want, cc.flushRange)
+			}
+		})
+	}
+}
+
+// points are one-second points from start.
+func points(start int64, vs ...float64) []graphiteweb.Point {
+	out := make([]graphiteweb.Point, len(vs))
+	for i, v := range vs {
+		out[i] = graphiteweb.Point{Time: start + int64(i), Value: v, Text: strconv.FormatFloat(v, 'f', -1, 64)}
+	}
+	return out
 }

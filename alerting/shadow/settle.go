@@ -373,6 +373,9 @@ func (s *Shadow) runSettle(ps *pendingSettle) {
 	cc := compareContext{kind: def.kind, minStep: ps.MinStep, prevGraphite: ps.PrevGraphite, prevPromQL: ps.PrevPromQL,
 		hasPrev: ps.HasPrev, trafficShare: s.opts.TrafficShare}
 	s.timerContext(&cc, def)
+	if def.kind == kindCounter {
+		cc.flushRange = counterFlushRanges(series, rateWindow(p.PromQL))
+	}
 	o := compare(res, err, p, cc)
 	if o.Result == ResultNotComparable && s.stopping() {
 		// Cut short by Stop: saved, settled by the next run.

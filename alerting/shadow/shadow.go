@@ -469,6 +469,9 @@ func (s *Shadow) Compare(ctx context.Context, checkID string, ts time.Time, p Pr
 	cc := compareContext{kind: def.kind, minStep: st.MinStep, prevGraphite: st.Last.Graphite, prevPromQL: st.Last.PromQL,
 		hasPrev: st.Evaluations > 0, trafficShare: s.opts.TrafficShare, rollupNC: s.opts.RollupNotComparable}
 	s.timerContext(&cc, def)
+	if def.kind == kindCounter {
+		cc.flushRange = counterFlushRanges(series, rateWindow(p.PromQL))
+	}
 	if s.opts.NativeStep > 0 {
 		cc.minStep = s.opts.NativeStep
 	}

@@ -175,6 +175,21 @@ shadow:
 	t.Logf("shared export: %d checks, %d evaluations: agree %d, disagree %d, not comparable %d; disagreements by reason %v; not comparable by reason %v",
 		tot.Checks, tot.Evaluations, tot.Agree, tot.Disagree, tot.NotComparable, tot.Reasons, tot.NCReasons)
 	t.Logf("\n%s", rep.Markdown())
+	// The evidence of each unexplained disagreement, so that a figure
+	// that moves can be read without rerunning.
+	for _, c := range rep.Checks {
+		if c.Reasons[shadow.ReasonUnexplained] == 0 {
+			continue
+		}
+		evs, err := shadow.ReadEvidence(filepath.Join(dir, "shadow"), c.CheckID)
+		must(t, err)
+		for _, ev := range evs {
+			if ev.Reason == shadow.ReasonUnexplained {
+				t.Logf("unexplained %s at %s: graphite %s %+v, promql %s %+v (provisional %q)",
+					c.CheckID, ev.At.Format(time.TimeOnly), ev.Graphite, ev.GraphiteValues, ev.PromQL, ev.PromQLValues, ev.ProvisionalReason)
+			}
+		}
+	}
 	if tot.Checks != len(checks) {
 		t.Errorf("report has %d checks, the export %d", tot.Checks, len(checks))
 	}
