@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 
@@ -428,29 +427,7 @@ func (s *Shadow) settledPromSide(ctx context.Context, def *checkDef, ps *pending
 			}
 		}
 	}
-	seen := map[string]bool{}
-	for _, smp := range vec {
-		m := smp.Metric.Map()
-		id := SeriesIdentity(m)
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		st := states[id]
-		if st == Unknown {
-			st = OK
-		}
-		delete(m, labels.MetricName)
-		delete(m, seyren.LabelCheckID)
-		p.Series = append(p.Series, PromSeries{Identity: id, Labels: m, Value: smp.F, State: st})
-	}
-	slices.SortFunc(p.Series, func(a, b PromSeries) int { return strings.Compare(a.Identity, b.Identity) })
-	if len(p.Series) > 0 {
-		p.State = OK
-		for _, sr := range p.Series {
-			p.State = max(p.State, sr.State)
-		}
-	}
+	p.Series, p.State = promSeries(vec, states, true)
 	return p, stateFrom
 }
 

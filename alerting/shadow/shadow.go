@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 
 	"github.com/copenhagen-obs/copenhagen/ingest/ratelog"
@@ -403,27 +404,41 @@ func (s *Shadow) promSide(ctx context.Context, j job) PromSide {
 		p.Err = err
 		return p
 	}
+	p.Series, p.State = promSeries(vec, j.firing, false)
+	return p
+}
+
+// promSeries turns the check's values at one instant into its series,
+// each in the state its alerts give it (OK when none fires), sorted by
+// identity, and the check's state, the worst of them (UNKNOWN without a
+// series). With dedupe, a second sample of an identity is dropped.
+func promSeries(vec promql.Vector, states map[string]State, dedupe bool) ([]PromSeries, State) {
+	var out []PromSeries
+	seen := map[string]bool{}
 	for _, smp := range vec {
 		m := smp.Metric.Map()
 		id := SeriesIdentity(m)
-		st := j.firing[id]
+		if dedupe && seen[id] {
+			continue
+		}
+		seen[id] = true
+		st := states[id]
 		if st == Unknown {
 			st = OK
 		}
 		delete(m, labels.MetricName)
 		delete(m, seyren.LabelCheckID)
-		p.Series = append(p.Series, PromSeries{Identity: id, Labels: m, Value: smp.F, State: st})
+		out = append(out, PromSeries{Identity: id, Labels: m, Value: smp.F, State: st})
 	}
-	slices.SortFunc(p.Series, func(a, b PromSeries) int { return strings.Compare(a.Identity, b.Identity) })
-	if len(p.Series) > 0 {
-		p.State = OK
-		for _, ps := range p.Series {
-			if ps.State > p.State {
-				p.State = ps.State
-			}
+	slices.SortFunc(out, func(a, b PromSeries) int { return strings.Compare(a.Identity, b.Identity) })
+	state := Unknown
+	if len(out) > 0 {
+		state = OK
+		for _, sr := range out {
+			state = max(state, sr.State)
 		}
 	}
-	return p
+	return out, state
 }
 
 // SeriesIdentity is what the imported rules' seyren_series label expands
