@@ -174,28 +174,9 @@ func TestLiveShadowSeyrenSide(t *testing.T) {
 	}
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+// metricValue is the value of the first counter or gauge named name
+// whose labels include want; ok is false when there is none.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) (v float64, ok bool) {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -216,9 +197,27 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, want map[st
 					continue next
 				}
 			}
-			return m.GetGauge().GetValue()
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue(), true
+			}
+			return m.GetGauge().GetValue(), true
 		}
 	}
-	t.Fatalf("no %s%v", name, want)
-	return 0
+	return 0, false
+}
+
+// counter is a counter's value by result label, 0 before it is counted.
+func counter(t *testing.T, reg *prometheus.Registry, name, result string) float64 {
+	t.Helper()
+	v, _ := metricValue(t, reg, name, map[string]string{"result": result})
+	return v
+}
+
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+	t.Helper()
+	v, ok := metricValue(t, reg, name, want)
+	if !ok {
+		t.Fatalf("no %s%v", name, want)
+	}
+	return v
 }

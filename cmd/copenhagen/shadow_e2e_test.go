@@ -117,28 +117,8 @@ shadow:
 		filepath.Join(imported, seyren.ShadowChecksFile), shadowDir))
 	p := promClient(t, r.url(""))
 
-	report := func() map[string]shadow.CheckStats {
-		t.Helper()
-		code, body := httpGet(r.url("/api/v1/shadow"))
-		if code != 200 {
-			t.Fatalf("/api/v1/shadow: %d %s", code, body)
-		}
-		var rep shadow.Report
-		must(t, json.Unmarshal([]byte(body), &rep))
-		m := map[string]shadow.CheckStats{}
-		for _, c := range rep.Checks {
-			m[c.CheckID] = c
-		}
-		return m
-	}
-	// send keeps a value flowing for d: gauges and timer observations
-	// every 200 ms, through Copenhagen (and its relay).
-	send := func(d time.Duration, lines ...string) {
-		for end := time.Now().Add(d); time.Now().Before(end); {
-			sendUDP(t, r.udpAddr(), strings.Join(lines, "\n"))
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	report := func() map[string]shadow.CheckStats { t.Helper(); m, _ := shadowChecks(t, r); return m }
+	send := func(d time.Duration, lines ...string) { sendFor(t, r, d, lines...) }
 
 	// OK, then WARN, ERROR and OK again; the timer is slow (ERROR).
 	trafficStart := time.Now()
@@ -288,4 +268,30 @@ func evidence(t *testing.T, dir, id string) string {
 	}
 	b, _ := json.MarshalIndent(ev, "", " ")
 	return string(b)
+}
+
+// shadowChecks reads /api/v1/shadow, by check id, and its body.
+func shadowChecks(t *testing.T, r *running) (map[string]shadow.CheckStats, string) {
+	t.Helper()
+	code, body := httpGet(r.url("/api/v1/shadow"))
+	if code != 200 {
+		t.Fatalf("/api/v1/shadow: %d %s", code, body)
+	}
+	var rep shadow.Report
+	must(t, json.Unmarshal([]byte(body), &rep))
+	m := map[string]shadow.CheckStats{}
+	for _, c := range rep.Checks {
+		m[c.CheckID] = c
+	}
+	return m, body
+}
+
+// sendFor keeps values flowing for d: the lines every 200 ms, through
+// Copenhagen (and its relay).
+func sendFor(t *testing.T, r *running, d time.Duration, lines ...string) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		sendUDP(t, r.udpAddr(), strings.Join(lines, "\n"))
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -108,27 +108,13 @@ rules:
 
 	report := func() map[string]shadow.CheckStats {
 		t.Helper()
-		code, body := httpGet(r.url("/api/v1/shadow"))
-		if code != 200 {
-			t.Fatalf("/api/v1/shadow: %d %s", code, body)
-		}
+		m, body := shadowChecks(t, r)
 		if strings.Contains(body, seyrenPassword) {
 			t.Fatalf("/api/v1/shadow shows Seyren's password")
 		}
-		var rep shadow.Report
-		must(t, json.Unmarshal([]byte(body), &rep))
-		m := map[string]shadow.CheckStats{}
-		for _, c := range rep.Checks {
-			m[c.CheckID] = c
-		}
 		return m
 	}
-	send := func(d time.Duration, lines ...string) {
-		for end := time.Now().Add(d); time.Now().Before(end); {
-			sendUDP(t, r.udpAddr(), strings.Join(lines, "\n"))
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	send := func(d time.Duration, lines ...string) { sendFor(t, r, d, lines...) }
 	trafficStart := time.Now()
 	send(8*time.Second, "shadowtest.queue:50|g", "shadowtest.load:50|g")
 	send(10*time.Second, "shadowtest.queue:150|g", "shadowtest.load:150|g")
