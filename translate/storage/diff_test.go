@@ -45,7 +45,6 @@ func TestQueryAPIMatchesPrometheus(t *testing.T) {
 		return n >= d.samples, fmt.Sprintf("%d of %d samples", n, d.samples)
 	})
 
-	unix := func(tm time.Time) string { return fmt.Sprint(tm.Unix()) }
 	at := []time.Time{d.start.Add(3 * time.Minute), d.start.Add(10 * time.Minute), d.end(), d.end().Add(4 * time.Minute), d.end().Add(10 * time.Minute)}
 	exprs := []string{
 		`http_requests_total`,
@@ -100,26 +99,7 @@ func TestQueryAPIMatchesPrometheus(t *testing.T) {
 		`rate(room_temperature_celsius)`,
 		`foo{`,
 	}
-	type call struct {
-		path   string
-		params url.Values
-	}
-	var calls []call
-	for _, e := range exprs {
-		for _, tm := range at {
-			calls = append(calls, call{"/api/v1/query", url.Values{"query": {e}, "time": {unix(tm)}}})
-		}
-		if !strings.HasSuffix(e, "[1m]") {
-			calls = append(calls,
-				call{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(d.start)}, "end": {unix(d.end().Add(6 * time.Minute))}, "step": {"60"}}},
-				// Evaluation times are whole multiples of 15 s and samples
-				// are 7 s past them, so no sample sits on a range
-				// boundary: Prometheus 3 made ranges left-open, 2.42 has
-				// them closed, and that difference is by design.
-				call{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(d.start.Add(90 * time.Second))}, "end": {unix(d.end())}, "step": {"45"}}},
-			)
-		}
-	}
+	calls := queryCalls(exprs, at, d.start, d.end())
 	rangeAll := url.Values{"start": {unix(d.start)}, "end": {unix(d.end())}}
 	with := func(v url.Values, kv ...string) url.Values {
 		out := url.Values{}
@@ -132,19 +112,19 @@ func TestQueryAPIMatchesPrometheus(t *testing.T) {
 		return out
 	}
 	calls = append(calls,
-		call{"/api/v1/labels", rangeAll},
-		call{"/api/v1/labels", with(rangeAll, "match[]", `{__name__=~"http_.*"}`)},
-		call{"/api/v1/label/__name__/values", rangeAll},
-		call{"/api/v1/label/le/values", rangeAll},
-		call{"/api/v1/label/code/values", with(rangeAll, "match[]", `http_requests_total{instance="a"}`)},
-		call{"/api/v1/label/nonexistent/values", rangeAll},
-		call{"/api/v1/series", with(rangeAll, "match[]", `http_requests_total`)},
-		call{"/api/v1/series", with(rangeAll, "match[]", `{__name__=~"room.*|tiny.*"}`, "match[]", `{instance="b"}`)},
-		call{"/api/v1/series", with(rangeAll, "match[]", `nonexistent`)},
-		call{"/api/v1/series", rangeAll},
-		call{"/api/v1/query_range", url.Values{"query": {"up"}, "start": {"10"}, "end": {"5"}, "step": {"1"}}},
-		call{"/api/v1/query_range", url.Values{"query": {"up"}, "start": {"0"}, "end": {"100000"}, "step": {"1"}}},
-		call{"/api/v1/query", url.Values{"query": {"up"}, "time": {"yesterday"}}},
+		apiCall{"/api/v1/labels", rangeAll},
+		apiCall{"/api/v1/labels", with(rangeAll, "match[]", `{__name__=~"http_.*"}`)},
+		apiCall{"/api/v1/label/__name__/values", rangeAll},
+		apiCall{"/api/v1/label/le/values", rangeAll},
+		apiCall{"/api/v1/label/code/values", with(rangeAll, "match[]", `http_requests_total{instance="a"}`)},
+		apiCall{"/api/v1/label/nonexistent/values", rangeAll},
+		apiCall{"/api/v1/series", with(rangeAll, "match[]", `http_requests_total`)},
+		apiCall{"/api/v1/series", with(rangeAll, "match[]", `{__name__=~"room.*|tiny.*"}`, "match[]", `{instance="b"}`)},
+		apiCall{"/api/v1/series", with(rangeAll, "match[]", `nonexistent`)},
+		apiCall{"/api/v1/series", rangeAll},
+		apiCall{"/api/v1/query_range", url.Values{"query": {"up"}, "start": {"10"}, "end": {"5"}, "step": {"1"}}},
+		apiCall{"/api/v1/query_range", url.Values{"query": {"up"}, "start": {"0"}, "end": {"100000"}, "step": {"1"}}},
+		apiCall{"/api/v1/query", url.Values{"query": {"up"}, "time": {"yesterday"}}},
 	)
 
 	mismatches, withData := 0, 0
@@ -323,3 +303,33 @@ func short(s string) string {
 	}
 	return s
 }
+
+// apiCall is one request of a differential test.
+type apiCall struct {
+	path   string
+	params url.Values
+}
+
+// queryCalls are the instant queries of every expression at each of at,
+// and, but for bare range selectors, two range queries over the data
+// between start and end. Evaluation times are whole multiples of 15 s
+// and samples are 7 s past them, so no sample sits on a range boundary:
+// Prometheus 3 made ranges left-open, 2.42 has them closed, and that
+// difference is by design.
+func queryCalls(exprs []string, at []time.Time, start, end time.Time) []apiCall {
+	var calls []apiCall
+	for _, e := range exprs {
+		for _, tm := range at {
+			calls = append(calls, apiCall{"/api/v1/query", url.Values{"query": {e}, "time": {unix(tm)}}})
+		}
+		if !strings.HasSuffix(e, "[1m]") {
+			calls = append(calls,
+				apiCall{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(start)}, "end": {unix(end.Add(6 * time.Minute))}, "step": {"60"}}},
+				apiCall{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(start.Add(90 * time.Second))}, "end": {unix(end)}, "step": {"45"}}},
+			)
+		}
+	}
+	return calls
+}
+
+func unix(tm time.Time) string { return fmt.Sprint(tm.Unix()) }

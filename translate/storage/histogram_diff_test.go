@@ -36,7 +36,6 @@ func TestQueryAPINativeHistogramsMatchPrometheus(t *testing.T) {
 		return n >= len(d.want), fmt.Sprintf("%d of %d histograms", n, len(d.want))
 	})
 
-	unix := func(tm time.Time) string { return fmt.Sprint(tm.Unix()) }
 	at := []time.Time{d.start.Add(3 * time.Minute), d.start.Add(7 * time.Minute), d.end(), d.end().Add(4 * time.Minute), d.end().Add(10 * time.Minute)}
 	exprs := []string{
 		`request_duration_seconds`,
@@ -63,26 +62,11 @@ func TestQueryAPINativeHistogramsMatchPrometheus(t *testing.T) {
 		`absent(request_duration_seconds)`,
 		`timestamp(request_duration_seconds)`,
 	}
-	type call struct {
-		path   string
-		params url.Values
-	}
-	var calls []call
-	for _, e := range exprs {
-		for _, tm := range at {
-			calls = append(calls, call{"/api/v1/query", url.Values{"query": {e}, "time": {unix(tm)}}})
-		}
-		if !strings.HasSuffix(e, "[1m]") {
-			calls = append(calls,
-				call{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(d.start)}, "end": {unix(d.end().Add(6 * time.Minute))}, "step": {"60"}}},
-				call{"/api/v1/query_range", url.Values{"query": {e}, "start": {unix(d.start.Add(90 * time.Second))}, "end": {unix(d.end())}, "step": {"45"}}},
-			)
-		}
-	}
+	calls := queryCalls(exprs, at, d.start, d.end())
 	rangeAll := url.Values{"start": {unix(d.start)}, "end": {unix(d.end())}}
 	calls = append(calls,
-		call{"/api/v1/series", url.Values{"match[]": {"request_duration_seconds"}, "start": rangeAll["start"], "end": rangeAll["end"]}},
-		call{"/api/v1/label/__name__/values", rangeAll},
+		apiCall{"/api/v1/series", url.Values{"match[]": {"request_duration_seconds"}, "start": rangeAll["start"], "end": rangeAll["end"]}},
+		apiCall{"/api/v1/label/__name__/values", rangeAll},
 	)
 
 	mismatches, withData, histograms := 0, 0, 0
