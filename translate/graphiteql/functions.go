@@ -239,11 +239,7 @@ func (t *tr) groupByNode(c *Call) (val, error) {
 // arithmetic is scale, offset (Graphite's offset adds a constant) and
 // pow: one number applied to every point.
 func (t *tr) arithmetic(c *Call) (val, error) {
-	v, err := t.first(c)
-	if err != nil {
-		return val{}, err
-	}
-	k, err := t.number(c, 1, "factor", nil)
+	v, k, err := t.firstAndNumber(c, "factor")
 	if err != nil {
 		return val{}, err
 	}
@@ -292,11 +288,7 @@ func (t *tr) transformNull(c *Call) (val, error) {
 }
 
 func (t *tr) removeValue(c *Call) (val, error) {
-	v, err := t.first(c)
-	if err != nil {
-		return val{}, err
-	}
-	k, err := t.number(c, 1, "n", nil)
+	v, k, err := t.firstAndNumber(c, "n")
 	if err != nil {
 		return val{}, err
 	}
@@ -308,11 +300,7 @@ func (t *tr) removeValue(c *Call) (val, error) {
 }
 
 func (t *tr) limit(c *Call) (val, error) {
-	v, err := t.first(c)
-	if err != nil {
-		return val{}, err
-	}
-	k, err := t.number(c, 1, "n", nil)
+	v, k, err := t.firstAndNumber(c, "n")
 	if err != nil {
 		return val{}, err
 	}
@@ -341,11 +329,7 @@ func (t *tr) timeShift(c *Call) (val, error) {
 }
 
 func (t *tr) percentileOfSeries(c *Call) (val, error) {
-	v, err := t.first(c)
-	if err != nil {
-		return val{}, err
-	}
-	p, err := t.number(c, 1, "n", nil)
+	v, p, err := t.firstAndNumber(c, "n")
 	if err != nil {
 		return val{}, err
 	}
@@ -354,11 +338,7 @@ func (t *tr) percentileOfSeries(c *Call) (val, error) {
 }
 
 func (t *tr) nPercentile(c *Call) (val, error) {
-	v, err := t.first(c)
-	if err != nil {
-		return val{}, err
-	}
-	p, err := t.number(c, 1, "n", nil)
+	v, p, err := t.firstAndNumber(c, "n")
 	if err != nil {
 		return val{}, err
 	}
@@ -391,4 +371,18 @@ func (t *tr) constantLine(c *Call) (val, error) {
 		return val{}, err
 	}
 	return val{q: "vector(" + num(k) + ")", atom: true, single: true}, nil
+}
+
+// firstAndNumber is the series (first argument) and the number (second
+// argument, named name) of functions like scale(seriesList, factor).
+func (t *tr) firstAndNumber(c *Call, name string) (val, float64, error) {
+	v, err := t.first(c)
+	if err != nil {
+		return val{}, 0, err
+	}
+	k, err := t.number(c, 1, name, nil)
+	if err != nil {
+		return val{}, 0, err
+	}
+	return v, k, nil
 }
