@@ -561,6 +561,7 @@ func (s *Shadow) applySettle(def *checkDef, ps *pendingSettle, o Outcome, res Ru
 	}
 }
 
+// evidenceValues are both sides' values of one comparison, as evidence.
 func evidenceValues(res RunResult, p PromSide) (g, q []EvidenceValue) {
 	for _, t := range res.Targets {
 		g = append(g, EvidenceValue{Series: t.Target, Value: t.Text, Present: t.Present, Time: t.Time, State: t.State})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -565,12 +564,7 @@ func (s *Shadow) record(def *checkDef, st *CheckStats, ts time.Time, o Outcome, 
 			RenderURL: renderURL, Target: def.check.Target, PromQLExpr: p.PromQL,
 			Pairs: o.Pairs, OnlyGraphite: o.OnlyGraphite, OnlyPromQL: o.OnlyPromQL,
 		}
-		for _, t := range res.Targets {
-			ev.GraphiteValues = append(ev.GraphiteValues, EvidenceValue{Series: t.Target, Value: t.Text, Present: t.Present, Time: t.Time, State: t.State})
-		}
-		for _, ps := range p.Series {
-			ev.PromQLValues = append(ev.PromQLValues, EvidenceValue{Series: ps.Identity, Value: formatValue(ps.Value), Present: !math.IsNaN(ps.Value), State: ps.State})
-		}
+		ev.GraphiteValues, ev.PromQLValues = evidenceValues(res, p)
 		if err := s.writeEvidence(ev); err != nil {
 			s.opts.Logger.Warn("shadow: writing evidence", "check_id", id, "err", err)
 		}

@@ -78,18 +78,10 @@ func TestShadowAgainstLegacyStack(t *testing.T) {
 
 	// The import, as `copenhagen import seyren` runs it, on a 3 s clock.
 	const interval = 3 * time.Second
-	sm, err := names.Load(mapping)
-	must(t, err)
-	opts := graphiteql.DefaultOptions()
-	opts.FlushInterval = time.Second
-	opts.RateWindow = 3 * time.Second
-	tr := wrongTranslator{seyrenTranslator{r: graphiteql.NewResolver(sm, nil, opts), step: time.Second}}
+	tr, _ := compressedTranslator(t, mapping)
 	checks, err := seyren.ParseChecks([]byte(shadowChecksJSON))
 	must(t, err)
-	out, err := seyren.Import(checks, seyren.Options{Translator: tr, EvaluationInterval: interval, Step: time.Second})
-	must(t, err)
-	imported := filepath.Join(dir, "imported")
-	must(t, out.Write(imported))
+	out, imported := importCompressed(t, dir, checks, seyren.Options{Translator: wrongTranslator{tr}, EvaluationInterval: interval})
 	for _, c := range out.Report.Checks {
 		if c.Status != seyren.StatusTranslated && c.Status != seyren.StatusPartial {
 			t.Fatalf("check %s not translated: %s", c.ID, c.Reason)
@@ -294,4 +286,29 @@ func sendFor(t *testing.T, r *running, d time.Duration, lines ...string) {
 		sendUDP(t, r.udpAddr(), strings.Join(lines, "\n"))
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// compressedTranslator is `copenhagen import seyren`'s translator on the
+// shadow tests' compressed clock (1 s flushes and steps, 3 s rate
+// windows), over the statsd mapping file mapping.
+func compressedTranslator(t *testing.T, mapping string) (seyrenTranslator, *names.Mapper) {
+	t.Helper()
+	sm, err := names.Load(mapping)
+	must(t, err)
+	opts := graphiteql.DefaultOptions()
+	opts.FlushInterval = time.Second
+	opts.RateWindow = 3 * time.Second
+	return seyrenTranslator{r: graphiteql.NewResolver(sm, nil, opts), step: time.Second}, sm
+}
+
+// importCompressed imports checks as `copenhagen import seyren` does, at
+// 1 s steps, into dir/imported, and returns the output and that path.
+func importCompressed(t *testing.T, dir string, checks []seyren.Check, o seyren.Options) (*seyren.Output, string) {
+	t.Helper()
+	o.Step = time.Second
+	out, err := seyren.Import(checks, o)
+	must(t, err)
+	imported := filepath.Join(dir, "imported")
+	must(t, out.Write(imported))
+	return out, imported
 }

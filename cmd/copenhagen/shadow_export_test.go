@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteql"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb/legacytest"
-	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
@@ -102,20 +100,10 @@ func TestShadowSharedExport(t *testing.T) {
 	must(t, err)
 	export = compressClock(t, export)
 	const interval = 2 * time.Second
-	sm, err := names.Load(mappingFile(t))
-	must(t, err)
-	opts := graphiteql.DefaultOptions()
-	opts.FlushInterval = time.Second
-	opts.RateWindow = 3 * time.Second
+	tr, _ := compressedTranslator(t, mappingFile(t))
 	checks, err := seyren.ParseChecks(export)
 	must(t, err)
-	out, err := seyren.Import(checks, seyren.Options{
-		Translator:         seyrenTranslator{r: graphiteql.NewResolver(sm, nil, opts), step: time.Second},
-		EvaluationInterval: interval, Step: time.Second,
-	})
-	must(t, err)
-	imported := filepath.Join(dir, "imported")
-	must(t, out.Write(imported))
+	out, imported := importCompressed(t, dir, checks, seyren.Options{Translator: tr, EvaluationInterval: interval})
 	status := map[string]string{}
 	for _, c := range out.Report.Checks {
 		status[c.ID] = c.Status

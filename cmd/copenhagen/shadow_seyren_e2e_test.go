@@ -13,10 +13,8 @@ import (
 
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow/seyrentest"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteql"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb/legacytest"
-	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
@@ -48,18 +46,10 @@ func TestShadowSeyrenThirdColumn(t *testing.T) {
 	mapping := filepath.Join(dir, "mapping.yml")
 	must(t, os.WriteFile(mapping, []byte("mappings: []\n"), 0o644))
 	const interval = 3 * time.Second
-	sm, err := names.Load(mapping)
-	must(t, err)
-	opts := graphiteql.DefaultOptions()
-	opts.FlushInterval = time.Second
-	opts.RateWindow = 3 * time.Second
-	tr := wrongTranslator{seyrenTranslator{r: graphiteql.NewResolver(sm, nil, opts), step: time.Second}}
+	tr, _ := compressedTranslator(t, mapping)
 	checks, err := seyren.ParseChecks([]byte(seyrenSideChecks))
 	must(t, err)
-	out, err := seyren.Import(checks, seyren.Options{Translator: tr, EvaluationInterval: interval, Step: time.Second})
-	must(t, err)
-	imported := filepath.Join(dir, "imported")
-	must(t, out.Write(imported))
+	_, imported := importCompressed(t, dir, checks, seyren.Options{Translator: wrongTranslator{tr}, EvaluationInterval: interval})
 	checksFile := filepath.Join(imported, seyren.ShadowChecksFile)
 
 	// Seyren: the stand-in, its history recorded every interval over the

@@ -15,9 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/copenhagen-obs/copenhagen/alerting/shadow"
-	"github.com/copenhagen-obs/copenhagen/translate/graphiteql"
 	"github.com/copenhagen-obs/copenhagen/translate/graphiteweb/legacytest"
-	"github.com/copenhagen-obs/copenhagen/translate/names"
 	"github.com/copenhagen-obs/copenhagen/translate/seyren"
 )
 
@@ -79,17 +77,9 @@ func TestShadowTimerNativeVsClassic(t *testing.T) {
 	runs := []*shadowTimerRun{{mapping: "testdata/timer_classic.yml"}, {mapping: "testdata/timer_native.yml"}}
 	for i, run := range runs {
 		run.dir = t.TempDir()
-		sm, err := names.Load(run.mapping)
-		must(t, err)
 		// The import as `copenhagen import seyren` runs it, on a 3 s clock.
-		opts := graphiteql.DefaultOptions()
-		opts.FlushInterval = time.Second
-		opts.RateWindow = 3 * time.Second
-		tr := seyrenTranslator{r: graphiteql.NewResolver(sm, nil, opts), step: time.Second}
-		out, err := seyren.Import(checks, seyren.Options{Translator: tr, EvaluationInterval: interval, Step: time.Second, TimerHistograms: seyren.TimerHistograms(sm)})
-		must(t, err)
-		imported := filepath.Join(run.dir, "imported")
-		must(t, out.Write(imported))
+		tr, sm := compressedTranslator(t, run.mapping)
+		out, imported := importCompressed(t, run.dir, checks, seyren.Options{Translator: tr, EvaluationInterval: interval, TimerHistograms: seyren.TimerHistograms(sm)})
 		t.Logf("%s: value %s\nnotes: %s", run.mapping, out.Report.Checks[0].ValueExpr, strings.Join(out.Report.Checks[0].Notes, "; "))
 		// Only the classic one relays: Graphite gets the traffic once.
 		relay := ""
